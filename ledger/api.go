@@ -11,10 +11,10 @@ import (
 // with detail (which account, which amount).
 var (
 	ErrNotFound            = errors.New("ledger: not found")
-	ErrInvalidAmount       = errors.New("ledger: invalid amount")          // zero, negative, or too many decimals
-	ErrUnbalanced          = errors.New("ledger: entry does not balance")  // debits != credits for some asset
-	ErrAssetMismatch       = errors.New("ledger: asset mismatch")          // accounts of different assets in one transfer/hold
-	ErrInsufficientFunds   = errors.New("ledger: insufficient funds")      // a no-overdraft account would go below zero
+	ErrInvalidAmount       = errors.New("ledger: invalid amount")         // zero, negative, or too many decimals
+	ErrUnbalanced          = errors.New("ledger: entry does not balance") // debits != credits for some asset
+	ErrAssetMismatch       = errors.New("ledger: asset mismatch")         // accounts of different assets in one transfer/hold
+	ErrInsufficientFunds   = errors.New("ledger: insufficient funds")     // a no-overdraft account would go below zero
 	ErrIdempotencyConflict = errors.New("ledger: idempotency key reused with a different request")
 	ErrAccountConflict     = errors.New("ledger: account exists with different asset, side or flags")
 	ErrHoldNotPending      = errors.New("ledger: hold is not pending") // captured, voided or expired
