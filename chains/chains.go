@@ -212,3 +212,27 @@ type BalanceReader interface {
 	// Balance returns address's balance of asset in base units at the newest block.
 	Balance(ctx context.Context, address string, asset Asset) (*big.Int, error)
 }
+
+// DefaultConfirmations are the confirmations required when Config.Confirmations names no value:
+// Bitcoin 2 and Ethereum 12 (seed 002's defaults), Polygon 128, BNB Smart Chain 15, Tron 19,
+// Solana 32, Litecoin 6, and 1 elsewhere (such as the local development chain).
+func DefaultConfirmations(n NetworkID) uint64 {
+	switch n {
+	case BitcoinMainnet, BitcoinTestnet:
+		return 2
+	case EthereumMainnet, EthereumSepolia:
+		return 12
+	case PolygonMainnet:
+		return 128
+	case BSCMainnet:
+		return 15
+	case TronMainnet:
+		return 19
+	case SolanaMainnet:
+		return 32
+	case LitecoinMainnet:
+		return 6
+	default:
+		return 1
+	}
+}

@@ -19,6 +19,10 @@ var (
 	ErrAccountConflict     = errors.New("ledger: account exists with different asset, side or flags")
 	ErrHoldNotPending      = errors.New("ledger: hold is not pending") // captured, voided or expired
 	ErrInvalidEntry        = errors.New("ledger: invalid entry")       // no postings, unknown direction, missing account code
+
+	ErrAssetConflict  = errors.New("ledger: asset exists with a different precision")
+	ErrInvalidAsset   = errors.New("ledger: invalid asset")   // bad code or precision out of 0–30
+	ErrInvalidAccount = errors.New("ledger: invalid account") // bad code, normal side or flags, unencodable metadata
 )
 
 // Side is an account's normal side, or a posting's direction.

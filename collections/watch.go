@@ -1,0 +1,338 @@
+package collections
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/settle-go/settle/chains"
+	"github.com/settle-go/settle/internal/database"
+	"github.com/settle-go/settle/internal/ids"
+	"github.com/settle-go/settle/internal/units"
+	"github.com/settle-go/settle/ledger"
+	"github.com/settle-go/settle/webhooks"
+)
+
+// Run polls every Config.PollInterval until ctx is done, logging (not returning) the errors of
+// single passes. It returns ctx's error.
+func (s *Service) Run(ctx context.Context) error {
+	t := time.NewTicker(s.cfg.PollInterval)
+	defer t.Stop()
+	for {
+		if err := s.Poll(ctx); err != nil && ctx.Err() == nil {
+			s.log.ErrorContext(ctx, "collections: poll", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// Poll runs one pass over every network that can be watched: it scans new blocks for deposits to
+// watched addresses, follows the confirmations of deposits not yet credited (orphaning those a
+// reorg removed), credits the confirmed ones, and fails collections that expired unpaid. A pass
+// can be interrupted at any point and run again: every step is idempotent.
+func (s *Service) Poll(ctx context.Context) error {
+	var errs []error
+	for _, n := range s.cfg.Chains.Networks() {
+		w, ok := n.(chains.Watcher)
+		if !ok {
+			continue
+		}
+		if err := s.pollNetwork(ctx, n, w); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", n.ID(), err))
+		}
+	}
+	if err := s.expire(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Service) pollNetwork(ctx context.Context, n chains.Network, w chains.Watcher) error {
+	var cur cursorRow
+	err := s.db.NewSelect().Model(&cur).Where("network = ?", string(n.ID())).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil // no collection was ever made on this network
+	}
+	if err != nil {
+		return err
+	}
+	head, err := w.Head(ctx)
+	if err != nil {
+		return err
+	}
+	need := s.confirmations(n.ID())
+	if err := s.scan(ctx, n, w, uint64(cur.Height), head.Height, need); err != nil {
+		return err
+	}
+	return s.confirm(ctx, n, w, head.Height, need)
+}
+
+// scan looks for deposits in blocks after the cursor, re-reading the last need blocks each time so
+// that a transaction moved by a reorg into another block is found again.
+func (s *Service) scan(ctx context.Context, n chains.Network, w chains.Watcher, cursor, head, need uint64) error {
+	now := s.cfg.Now().UTC()
+	var watched []collectionRow
+	if err := s.db.NewSelect().Model(&watched).
+		Where("network = ? AND watch_until > ?", string(n.ID()), now).Scan(ctx); err != nil {
+		return err
+	}
+	byAddr := make(map[string]*collectionRow, len(watched))
+	addrs := make([]string, 0, len(watched))
+	for i := range watched {
+		byAddr[strings.ToLower(watched[i].Address)] = &watched[i]
+		addrs = append(addrs, watched[i].Address)
+	}
+	from := uint64(1)
+	if cursor+1 > need {
+		from = cursor + 1 - need
+	}
+	for from <= head {
+		to := min(head, from+s.cfg.ScanWindow-1)
+		if len(addrs) > 0 {
+			deps, err := w.Deposits(ctx, from, to, addrs)
+			if err != nil {
+				return err
+			}
+			for _, d := range deps {
+				c := byAddr[strings.ToLower(d.To)]
+				if c == nil {
+					continue
+				}
+				if err := s.record(ctx, c, d); err != nil {
+					return err
+				}
+			}
+		}
+		if _, err := s.db.NewUpdate().Model((*cursorRow)(nil)).Set("height = ?", int64(to)).
+			Where("network = ? AND height < ?", string(n.ID()), int64(to)).Exec(ctx); err != nil {
+			return err
+		}
+		from = to + 1
+	}
+	return nil
+}
+
+// record stores a deposit seen on chain, or moves a known one to the block it is in now.
+func (s *Service) record(ctx context.Context, c *collectionRow, d chains.Deposit) error {
+	asset, err := s.cfg.Ledger.Asset(ctx, d.Asset.Code)
+	if err != nil {
+		return fmt.Errorf("deposit %s of %s: %w", d.Key(), d.Asset.Code, err)
+	}
+	amt := d.Asset.ToDecimal(d.Amount)
+	if trunc := amt.Truncate(asset.Precision); !trunc.Equal(amt) {
+		// On-chain precision beyond the ledger's (USDT on BNB Smart Chain has 18 decimals):
+		// credit what the ledger can hold; the dust stays in custody, on the safe side.
+		s.log.WarnContext(ctx, "collections: deposit below ledger precision truncated",
+			"deposit", d.Key(), "amount", amt.String(), "credited", trunc.String())
+		amt = trunc
+	}
+	amount, err := units.FromDecimal(amt, asset.Precision)
+	if err != nil {
+		return err
+	}
+	now := s.cfg.Now().UTC()
+	row := &depositRow{
+		ID:            ids.New("dep"),
+		CollectionID:  c.ID,
+		MerchantID:    c.MerchantID,
+		Network:       string(d.Network),
+		Token:         d.Asset.Code,
+		TxHash:        d.TxHash,
+		TxIndex:       int64(d.Index),
+		Address:       c.Address,
+		Amount:        amount,
+		Precision:     asset.Precision,
+		BlockHeight:   int64(d.Block.Height),
+		BlockHash:     d.Block.Hash,
+		Confirmations: 0,
+		Status:        string(DepositConfirming),
+		CreatedAt:     now,
+		UpdatedAt:     now,
+	}
+	// New deposits are inserted; a known one not yet credited follows its transaction into the
+	// block it is in now (after a reorg) and comes back from orphaned.
+	_, err = s.db.NewInsert().Model(row).
+		On("CONFLICT (network, tx_hash, tx_index) DO UPDATE").
+		Set("block_height = EXCLUDED.block_height, block_hash = EXCLUDED.block_hash, status = ?, updated_at = EXCLUDED.updated_at", string(DepositConfirming)).
+		Where("d.status <> ?", string(DepositCredited)).
+		Where("d.block_hash <> EXCLUDED.block_hash").
+		Exec(ctx)
+	return err
+}
+
+// confirm follows every deposit not yet credited on n: a deposit whose block left the canonical
+// chain is orphaned; one with enough confirmations is credited.
+func (s *Service) confirm(ctx context.Context, n chains.Network, w chains.Watcher, head, need uint64) error {
+	var pending []depositRow
+	if err := s.db.NewSelect().Model(&pending).
+		Where("network = ? AND status = ?", string(n.ID()), string(DepositConfirming)).
+		OrderExpr("block_height, tx_hash, tx_index").Scan(ctx); err != nil {
+		return err
+	}
+	for i := range pending {
+		d := &pending[i]
+		height := uint64(d.BlockHeight)
+		if height > head {
+			continue
+		}
+		b, err := w.BlockAt(ctx, height)
+		if err != nil {
+			return err
+		}
+		if !strings.EqualFold(b.Hash, d.BlockHash) {
+			s.log.WarnContext(ctx, "collections: deposit orphaned by reorg", "deposit", d.ID, "tx", d.TxHash, "height", height)
+			if _, err := s.db.NewUpdate().Model((*depositRow)(nil)).
+				Set("status = ?, updated_at = ?", string(DepositOrphaned), s.cfg.Now().UTC()).
+				Where("id = ? AND status = ?", d.ID, string(DepositConfirming)).Exec(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		confs := head - height + 1
+		if confs < need {
+			if _, err := s.db.NewUpdate().Model((*depositRow)(nil)).
+				Set("confirmations = ?, updated_at = ?", int64(confs), s.cfg.Now().UTC()).
+				Where("id = ? AND status = ?", d.ID, string(DepositConfirming)).Exec(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := s.credit(ctx, d.ID, confs); err != nil {
+			return fmt.Errorf("credit deposit %s: %w", d.ID, err)
+		}
+	}
+	return nil
+}
+
+// credit posts a confirmed deposit to the ledger and updates its collection, in one transaction.
+// It is idempotent: a deposit already credited is left alone, and the ledger entry carries the
+// deposit's on-chain identity as its idempotency key.
+func (s *Service) credit(ctx context.Context, depositID string, confs uint64) error {
+	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var d depositRow
+		q := tx.NewSelect().Model(&d).Where("id = ?", depositID)
+		if database.IsPostgres(tx) {
+			q = q.For("UPDATE")
+		}
+		if err := q.Scan(ctx); err != nil {
+			return err
+		}
+		if d.Status != string(DepositConfirming) {
+			return nil
+		}
+		var c collectionRow
+		cq := tx.NewSelect().Model(&c).Where("id = ?", d.CollectionID)
+		if database.IsPostgres(tx) {
+			cq = cq.For("UPDATE")
+		}
+		if err := cq.Scan(ctx); err != nil {
+			return err
+		}
+		now := s.cfg.Now().UTC()
+		late := c.Status == string(StatusFailed)
+		if d.Amount.Sign() > 0 {
+			api, err := s.cfg.Ledger.EnsureAccountTx(ctx, tx, ledger.MerchantAPI(d.MerchantID, d.Token))
+			if err != nil {
+				return err
+			}
+			custody, err := s.cfg.Ledger.EnsureAccountTx(ctx, tx, ledger.Custody(d.Network, d.Token))
+			if err != nil {
+				return err
+			}
+			in := ledger.Transfer(
+				fmt.Sprintf("deposit:%s:%s:%d", d.Network, d.TxHash, d.TxIndex),
+				custody.Code, api.Code, d.Amount.Decimal(d.Precision),
+				fmt.Sprintf("deposit to collection %s", c.ID))
+			in.Metadata = map[string]any{"collection_id": c.ID, "deposit_id": d.ID, "tx_hash": d.TxHash, "late": late}
+			entry, err := s.cfg.Ledger.PostTx(ctx, tx, in)
+			if err != nil {
+				return err
+			}
+			d.EntryID = entry.ID
+		}
+		if _, err := tx.NewUpdate().Model((*depositRow)(nil)).
+			Set("status = ?, confirmations = ?, late = ?, entry_id = ?, updated_at = ?",
+				string(DepositCredited), int64(confs), late, nullable(d.EntryID), now).
+			Where("id = ?", d.ID).Exec(ctx); err != nil {
+			return err
+		}
+		c.Received = c.Received.Add(d.Amount)
+		c.UpdatedAt = now
+		event := ""
+		if c.Status == string(StatusCreated) && c.Received.Cmp(c.Amount) >= 0 {
+			c.Status = string(StatusSuccessful)
+			c.PaidAt = &now
+			event = webhooks.EventCollectionSuccessful
+		}
+		if _, err := tx.NewUpdate().Model(&c).Column("received", "status", "paid_at", "updated_at").WherePK().Exec(ctx); err != nil {
+			return err
+		}
+		if late {
+			s.log.WarnContext(ctx, "collections: late deposit credited", "collection", c.ID, "deposit", d.ID)
+		}
+		if event == "" {
+			return nil
+		}
+		_, err := s.cfg.Webhooks.EnqueueTx(ctx, tx, webhooks.EventInput{
+			MerchantID: c.MerchantID,
+			Type:       event,
+			Data:       c.public(),
+			Key:        event + ":" + c.ID,
+		})
+		return err
+	})
+}
+
+// expire fails CREATED collections past their deadline that have no deposit on the way.
+func (s *Service) expire(ctx context.Context) error {
+	now := s.cfg.Now().UTC()
+	var due []collectionRow
+	if err := s.db.NewSelect().Model(&due).
+		Where("status = ? AND expires_at <= ?", string(StatusCreated), now).
+		Where("NOT EXISTS (SELECT 1 FROM collection_deposits dd WHERE dd.collection_id = c.id AND dd.status = ?)", string(DepositConfirming)).
+		Limit(500).Scan(ctx); err != nil {
+		return err
+	}
+	for i := range due {
+		c := &due[i]
+		err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			res, err := tx.NewUpdate().Model((*collectionRow)(nil)).
+				Set("status = ?, updated_at = ?", string(StatusFailed), now).
+				Where("id = ? AND status = ?", c.ID, string(StatusCreated)).Exec(ctx)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return nil // paid or failed meanwhile
+			}
+			c.Status, c.UpdatedAt = string(StatusFailed), now
+			_, err = s.cfg.Webhooks.EnqueueTx(ctx, tx, webhooks.EventInput{
+				MerchantID: c.MerchantID,
+				Type:       webhooks.EventCollectionFailed,
+				Data:       c.public(),
+				Key:        webhooks.EventCollectionFailed + ":" + c.ID,
+			})
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("expire collection %s: %w", c.ID, err)
+		}
+	}
+	return nil
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}

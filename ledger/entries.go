@@ -1,0 +1,415 @@
+package ledger
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/uptrace/bun"
+
+	"github.com/settle-go/settle/internal/ids"
+)
+
+// maxPostings caps the postings of one entry.
+const maxPostings = 1000
+
+// Post posts entry in, in a transaction of its own, and returns it with its postings and their
+// running balances. With an IdempotencyKey, posting the same request again returns the first entry
+// (even if its postings would no longer be allowed), and a different request under the same key
+// fails. Nothing is written when it fails.
+//
+// Errors: ErrInvalidEntry (fewer than two postings, more than 1000, a bad direction, account code
+// or metadata), ErrInvalidAmount (an amount not positive, with more decimals than its asset's
+// precision, or above 2^256-1 base units), ErrNotFound (an unknown account), ErrUnbalanced (debits
+// and credits differ for some asset; with ErrAssetMismatch too when the entry mixes assets),
+// ErrInsufficientFunds (a NoOverdraft account would end below zero), ErrIdempotencyConflict, or a
+// database error.
+func (l *Ledger) Post(ctx context.Context, in EntryInput) (Entry, error) {
+	return l.PostTx(ctx, l.db, in)
+}
+
+// PostTx is Post inside the caller's transaction tx: the entry commits or rolls back with it. It
+// locks the touched accounts' rows until tx ends. Given a *bun.DB instead of a transaction, it runs
+// in a transaction of its own. Errors: as Post; on error it has written nothing in tx.
+func (l *Ledger) PostTx(ctx context.Context, tx bun.IDB, in EntryInput) (Entry, error) {
+	if err := validateEntry(in); err != nil {
+		return Entry{}, err
+	}
+	hash := entryHash(in)
+	var out Entry
+	err := l.write(ctx, tx, func(ctx context.Context, tx bun.IDB) error {
+		e, err := l.post(ctx, tx, in, hash)
+		out = e
+		return err
+	})
+	if err != nil {
+		return Entry{}, err
+	}
+	return out, nil
+}
+
+// validateEntry checks an entry's shape before any database access.
+func validateEntry(in EntryInput) error {
+	if len(in.Postings) < 2 {
+		return fmt.Errorf("%w: %d postings, need at least 2", ErrInvalidEntry, len(in.Postings))
+	}
+	if len(in.Postings) > maxPostings {
+		return fmt.Errorf("%w: %d postings, at most %d", ErrInvalidEntry, len(in.Postings), maxPostings)
+	}
+	for i, p := range in.Postings {
+		if err := validateCode(p.Account); err != nil {
+			return fmt.Errorf("%w: posting %d: %w", ErrInvalidEntry, i, err)
+		}
+		if p.Direction != Debit && p.Direction != Credit {
+			return fmt.Errorf("%w: posting %d: direction %q is neither debit nor credit", ErrInvalidEntry, i, p.Direction)
+		}
+		if p.Amount.Sign() <= 0 {
+			return fmt.Errorf("%w: posting %d: %s is not positive", ErrInvalidAmount, i, fmtAmount(p.Amount))
+		}
+	}
+	return validateText(in.Description, in.Metadata, ErrInvalidEntry)
+}
+
+func validateText(description string, meta map[string]any, sentinel error) error {
+	if !utf8.ValidString(description) {
+		return fmt.Errorf("%w: description is not UTF-8", sentinel)
+	}
+	if _, err := encodeMeta(meta); err != nil {
+		return fmt.Errorf("%w: %w", sentinel, err)
+	}
+	return nil
+}
+
+// leg is a validated posting on a locked account.
+type leg struct {
+	acct   *accountRow
+	dir    Side
+	amount units
+}
+
+// postingRow is a posting to insert, or as loaded.
+type postingRow struct {
+	acct          *accountRow
+	dir           Side
+	amount        units
+	seq           int64
+	before, after units
+}
+
+func (l *Ledger) post(ctx context.Context, tx bun.IDB, in EntryInput, hash string) (Entry, error) {
+	if id, err := entryByKey(ctx, tx, in.IdempotencyKey, hash); err != nil || id != "" {
+		if err != nil {
+			return Entry{}, err
+		}
+		return loadEntry(ctx, tx, id)
+	}
+	codes := make([]string, len(in.Postings))
+	for i, p := range in.Postings {
+		codes[i] = p.Account
+	}
+	accts, err := l.lockAccounts(ctx, tx, "code", codes)
+	if err != nil {
+		return Entry{}, err
+	}
+	legs := make([]leg, len(in.Postings))
+	for i, p := range in.Postings {
+		a := accts[p.Account]
+		amt, err := toUnits(p.Amount, a.Precision)
+		if err != nil {
+			return Entry{}, fmt.Errorf("posting %d to %s: %w", i, a.Code, err)
+		}
+		legs[i] = leg{acct: a, dir: p.Direction, amount: amt}
+	}
+	if err := checkBalanced(legs); err != nil {
+		return Entry{}, err
+	}
+	// A concurrent writer with the same key may have committed while this one waited for the locks.
+	if id, err := entryByKey(ctx, tx, in.IdempotencyKey, hash); err != nil || id != "" {
+		if err != nil {
+			return Entry{}, err
+		}
+		return loadEntry(ctx, tx, id)
+	}
+	now := l.now()
+	if err := loadExpired(ctx, tx, now, accts); err != nil {
+		return Entry{}, err
+	}
+	before := availableOf(accts)
+	rows := applyLegs(legs)
+	if err := checkOverdraft(accts, before); err != nil {
+		return Entry{}, err
+	}
+	e, _, err := l.writeEntry(ctx, tx, entryHead{
+		key: in.IdempotencyKey, hash: hash, description: in.Description, metadata: in.Metadata, now: now,
+	}, accts, rows)
+	return e, err
+}
+
+// checkBalanced returns ErrUnbalanced if debits and credits differ for some asset, wrapping
+// ErrAssetMismatch as well when the entry spans several assets.
+func checkBalanced(legs []leg) error {
+	net := map[string]units{}
+	prec := map[string]int32{}
+	for _, g := range legs {
+		if g.dir == Debit {
+			net[g.acct.Asset] = net[g.acct.Asset].add(g.amount)
+		} else {
+			net[g.acct.Asset] = net[g.acct.Asset].sub(g.amount)
+		}
+		prec[g.acct.Asset] = g.acct.Precision
+	}
+	assets := make([]string, 0, len(net))
+	for a := range net {
+		assets = append(assets, a)
+	}
+	sort.Strings(assets)
+	var off []string
+	for _, a := range assets {
+		if net[a].sign() != 0 {
+			off = append(off, fmt.Sprintf("%s debits exceed credits by %s", a, net[a].decimal(prec[a])))
+		}
+	}
+	if len(off) == 0 {
+		return nil
+	}
+	if len(assets) > 1 {
+		return fmt.Errorf("%w: %w: entry mixes %s: %s", ErrAssetMismatch, ErrUnbalanced,
+			strings.Join(assets, ", "), strings.Join(off, "; "))
+	}
+	return fmt.Errorf("%w: %s", ErrUnbalanced, strings.Join(off, "; "))
+}
+
+// applyLegs applies the legs to their accounts' posted counters in order, numbering each posting
+// with its account's next seq and chaining running balances (an account touched twice in one entry
+// chains within it). It returns the postings to insert.
+func applyLegs(legs []leg) []postingRow {
+	rows := make([]postingRow, len(legs))
+	for i, g := range legs {
+		a := g.acct
+		before := a.posted()
+		if g.dir == Debit {
+			a.DebitsPosted = a.DebitsPosted.add(g.amount)
+		} else {
+			a.CreditsPosted = a.CreditsPosted.add(g.amount)
+		}
+		a.Seq++
+		a.dirty = true
+		rows[i] = postingRow{acct: a, dir: g.dir, amount: g.amount, seq: a.Seq, before: before, after: a.posted()}
+	}
+	return rows
+}
+
+// entryHead is an entry's own row.
+type entryHead struct {
+	key, hash, description string
+	metadata               map[string]any
+	now                    time.Time
+}
+
+// writeEntry inserts the entry (ON CONFLICT on its idempotency key DO NOTHING), its postings in one
+// statement and the accounts' new counters. If another transaction committed an entry under the
+// same key first, it writes nothing else and returns that entry with inserted false (or
+// ErrIdempotencyConflict if its request differs).
+func (l *Ledger) writeEntry(ctx context.Context, tx bun.IDB, h entryHead, accts map[string]*accountRow, rows []postingRow) (Entry, bool, error) {
+	for _, r := range rows {
+		if r.before.tooBig() || r.after.tooBig() {
+			return Entry{}, false, fmt.Errorf("%w: account %s balance out of range", ErrInvalidAmount, r.acct.Code)
+		}
+	}
+	id := ids.New("je")
+	meta, err := encodeMeta(h.metadata)
+	if err != nil {
+		return Entry{}, false, fmt.Errorf("%w: %w", ErrInvalidEntry, err)
+	}
+	q := "INSERT INTO ledger_entries (id, idempotency_key, request_hash, description, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?)"
+	if h.key != "" {
+		q += " ON CONFLICT (idempotency_key) DO NOTHING"
+	}
+	res, err := tx.ExecContext(ctx, q, id, nullKey(h.key), h.hash, h.description, meta, dbTime{h.now})
+	if err != nil {
+		return Entry{}, false, err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return Entry{}, false, err
+	} else if n == 0 {
+		other, err := entryByKey(ctx, tx, h.key, h.hash)
+		if err != nil {
+			return Entry{}, false, err
+		}
+		if other == "" {
+			return Entry{}, false, fmt.Errorf("ledger: entry with key %q neither inserted nor found", h.key)
+		}
+		e, err := loadEntry(ctx, tx, other)
+		return e, false, err
+	}
+
+	var b strings.Builder
+	args := make([]any, 0, 8*len(rows))
+	b.WriteString(`INSERT INTO ledger_postings (entry_id, account_id, seq, direction, amount, balance_before,
+	balance_after, created_at) VALUES `)
+	for i, r := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
+		args = append(args, id, r.acct.ID, r.seq, string(r.dir), r.amount, r.before, r.after, dbTime{h.now})
+	}
+	b.WriteString(" RETURNING id, account_id, seq")
+	prows, err := tx.QueryContext(ctx, b.String(), args...)
+	if err != nil {
+		return Entry{}, false, err
+	}
+	type key struct {
+		acct string
+		seq  int64
+	}
+	pids := make(map[key]int64, len(rows))
+	for prows.Next() {
+		var k key
+		var pid int64
+		if err := prows.Scan(&pid, &k.acct, &k.seq); err != nil {
+			prows.Close()
+			return Entry{}, false, err
+		}
+		pids[k] = pid
+	}
+	if err := prows.Close(); err != nil {
+		return Entry{}, false, err
+	}
+	if err := prows.Err(); err != nil {
+		return Entry{}, false, err
+	}
+	if err := l.saveAccounts(ctx, tx, accts); err != nil {
+		return Entry{}, false, err
+	}
+
+	e := Entry{ID: id, IdempotencyKey: h.key, Description: h.description, Metadata: normMeta(h.metadata),
+		CreatedAt: h.now, Postings: make([]Posting, len(rows))}
+	for i, r := range rows {
+		e.Postings[i] = Posting{
+			ID: pids[key{r.acct.ID, r.seq}], EntryID: id, Account: r.acct.Code, Asset: r.acct.Asset,
+			Direction: r.dir, Amount: r.amount.decimal(r.acct.Precision), Seq: r.seq,
+			BalanceBefore: r.before.decimal(r.acct.Precision), BalanceAfter: r.after.decimal(r.acct.Precision),
+			CreatedAt: h.now,
+		}
+	}
+	sort.SliceStable(e.Postings, func(i, j int) bool { return e.Postings[i].ID < e.Postings[j].ID })
+	return e, true, nil
+}
+
+// Entry returns the journal entry with id and its postings in posting order. Errors: ErrNotFound,
+// or a database error.
+func (l *Ledger) Entry(ctx context.Context, id string) (Entry, error) {
+	return loadEntry(ctx, l.db, id)
+}
+
+func loadEntry(ctx context.Context, db bun.IDB, id string) (Entry, error) {
+	var (
+		e       Entry
+		key     sql.NullString
+		meta    sql.NullString
+		created dbTime
+	)
+	err := db.QueryRowContext(ctx, "SELECT id, idempotency_key, description, metadata, created_at FROM ledger_entries WHERE id = ?", id).
+		Scan(&e.ID, &key, &e.Description, &meta, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Entry{}, fmt.Errorf("%w: entry %q", ErrNotFound, id)
+	}
+	if err != nil {
+		return Entry{}, err
+	}
+	e.IdempotencyKey, e.CreatedAt = key.String, created.t
+	if e.Metadata, err = decodeMeta(meta); err != nil {
+		return Entry{}, fmt.Errorf("ledger: entry %s: %w", id, err)
+	}
+	e.Postings, err = queryPostings(ctx, db, "p.entry_id = ?", []any{id}, "")
+	if err != nil {
+		return Entry{}, err
+	}
+	return e, nil
+}
+
+const postingSelect = `SELECT p.id, p.entry_id, a.code, a.asset, p.direction, p.amount, p.seq, p.balance_before,
+	p.balance_after, p.created_at, s.precision
+	FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id JOIN ledger_assets s ON s.code = a.asset`
+
+func queryPostings(ctx context.Context, db bun.IDB, where string, args []any, limit string) ([]Posting, error) {
+	rows, err := db.QueryContext(ctx, postingSelect+" WHERE "+where+" ORDER BY p.id"+limit, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Posting
+	for rows.Next() {
+		var (
+			p                  Posting
+			dir                string
+			amt, before, after units
+			created            dbTime
+			precision          int32
+		)
+		if err := rows.Scan(&p.ID, &p.EntryID, &p.Account, &p.Asset, &dir, &amt, &p.Seq, &before, &after,
+			&created, &precision); err != nil {
+			return nil, err
+		}
+		p.Direction, p.CreatedAt = Side(dir), created.t
+		p.Amount, p.BalanceBefore, p.BalanceAfter = amt.decimal(precision), before.decimal(precision), after.decimal(precision)
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// History returns postings in ascending ID order, filtered by f, one page at a time: next is the
+// cursor to pass as f.After for the following page, or 0 when this page is the last. Filters
+// combine: Account (exact code), AccountPrefix (code prefix), Asset.
+//
+// Within one account, IDs follow commit order, so paging an account's history never misses a
+// posting. Across accounts on PostgreSQL, a posting committed late may get a lower ID than one
+// already read; a reader that follows every account from a cursor should page per account or
+// stay a few seconds behind.
+//
+// Errors: ErrNotFound (f.Account names no account), or a database error.
+func (l *Ledger) History(ctx context.Context, f PostingFilter) ([]Posting, int64, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	if limit > 1000 {
+		limit = 1000
+	}
+	where := []string{"p.id > ?"}
+	args := []any{max(f.After, 0)}
+	if f.Account != "" {
+		var id string
+		err := l.db.QueryRowContext(ctx, "SELECT id FROM ledger_accounts WHERE code = ?", f.Account).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, 0, fmt.Errorf("%w: account %q", ErrNotFound, f.Account)
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		where = append(where, "p.account_id = ?")
+		args = append(args, id)
+	}
+	if f.AccountPrefix != "" {
+		where = append(where, "substr(a.code, 1, ?) = ?")
+		args = append(args, utf8.RuneCountInString(f.AccountPrefix), f.AccountPrefix)
+	}
+	if f.Asset != "" {
+		where = append(where, "a.asset = ?")
+		args = append(args, f.Asset)
+	}
+	ps, err := queryPostings(ctx, l.db, strings.Join(where, " AND "), args, fmt.Sprintf(" LIMIT %d", limit+1))
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(ps) > limit {
+		return ps[:limit], ps[limit-1].ID, nil
+	}
+	return ps, 0, nil
+}

@@ -1,0 +1,221 @@
+package ledger_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/settle-go/settle/ledger"
+)
+
+func TestHoldPartialCaptureReleasesTheRest(t *testing.T) {
+	ctx := context.Background()
+	l, clk := setup(t)
+	h, err := l.Hold(ctx, ledger.HoldInput{Debit: alice, Credit: bob, Amount: dec("30"), Description: "payout",
+		Metadata: map[string]any{"payout_id": "pay_1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Status != ledger.HoldPending || !h.Amount.Equal(dec("30")) || h.Asset != "USDT" {
+		t.Fatalf("hold %+v", h)
+	}
+	if !h.AvailableBefore.Equal(dec("100")) || !h.AvailableAfter.Equal(dec("70")) {
+		t.Fatalf("available before %s after %s, want 100 and 70", h.AvailableBefore, h.AvailableAfter)
+	}
+	wantBalance(t, l, alice, "100", "30", "70")
+	wantBalance(t, l, bob, "0", "0", "0") // an incoming hold reserves nothing of a credit-normal account
+	mustVerify(t, l)
+
+	clk.Advance(time.Second)
+	got, e, err := l.Capture(ctx, h.ID, dec("12.5"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != ledger.HoldCaptured || !got.Captured.Equal(dec("12.5")) || got.EntryID != e.ID {
+		t.Fatalf("captured hold %+v", got)
+	}
+	if len(e.Postings) != 2 || e.Description != "payout" || e.Metadata["hold_id"] != h.ID || e.Metadata["payout_id"] != "pay_1" {
+		t.Fatalf("capture entry %+v", e)
+	}
+	wantBalance(t, l, alice, "87.5", "0", "87.5")
+	wantBalance(t, l, bob, "12.5", "0", "12.5")
+
+	stored, err := l.GetHold(ctx, h.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.Status != ledger.HoldCaptured || !stored.Captured.Equal(dec("12.5")) || stored.EntryID != e.ID ||
+		!stored.UpdatedAt.Equal(clk.Now()) || stored.Metadata["payout_id"] != "pay_1" {
+		t.Fatalf("stored hold %+v", stored)
+	}
+	mustVerify(t, l)
+}
+
+func TestHoldFullCaptureAndVoid(t *testing.T) {
+	ctx := context.Background()
+	l, _ := setup(t)
+	h1, err := l.Hold(ctx, ledger.HoldInput{Debit: alice, Credit: bob, Amount: dec("40")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2, err := l.Hold(ctx, ledger.HoldInput{Debit: alice, Credit: bob, Amount: dec("50")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantBalance(t, l, alice, "100", "90", "10")
+	if _, _, err := l.Capture(ctx, h1.ID, dec("0"), ""); err != nil {
+		t.Fatal(err)
+	}
+	wantBalance(t, l, alice, "60", "50", "10")
+	wantBalance(t, l, bob, "40", "0", "40")
+	v, err := l.Void(ctx, h2.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Status != ledger.HoldVoided {
+		t.Fatalf("voided hold %+v", v)
+	}
+	wantBalance(t, l, alice, "60", "0", "60")
+	if _, _, err := l.Capture(ctx, h1.ID, dec("0"), ""); !errors.Is(err, ledger.ErrHoldNotPending) {
+		t.Fatalf("second capture: %v", err)
+	}
+	if _, err := l.Void(ctx, h2.ID); !errors.Is(err, ledger.ErrHoldNotPending) {
+		t.Fatalf("second void: %v", err)
+	}
+	if _, err := l.Void(ctx, h1.ID); !errors.Is(err, ledger.ErrHoldNotPending) {
+		t.Fatalf("void of captured: %v", err)
+	}
+	mustVerify(t, l)
+}
+
+// A debit-normal account's held balance is its pending credits (value moving out of it).
+func TestHoldOnDebitNormalAccount(t *testing.T) {
+	ctx := context.Background()
+	l, _ := setup(t)
+	h, err := l.Hold(ctx, ledger.HoldInput{Debit: bob, Credit: world, Amount: dec("5")})
+	if !errors.Is(err, ledger.ErrInsufficientFunds) {
+		t.Fatalf("hold from empty bob: %v, %+v", err, h)
+	}
+	h, err = l.Hold(ctx, ledger.HoldInput{Debit: alice, Credit: world, Amount: dec("5")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantBalance(t, l, world, "100", "5", "95")
+	if _, _, err := l.Capture(ctx, h.ID, dec("5"), ""); err != nil {
+		t.Fatal(err)
+	}
+	wantBalance(t, l, world, "95", "0", "95")
+	wantBalance(t, l, alice, "95", "0", "95")
+	mustVerify(t, l)
+}
+
+func TestExpiredHold(t *testing.T) {
+	ctx := context.Background()
+	l, clk := setup(t)
+	h, err := l.Hold(ctx, ledger.HoldInput{Debit: alice, Credit: bob, Amount: dec("80"), ExpiresAt: clk.Now().Add(15 * time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantBalance(t, l, alice, "100", "80", "20")
+	if _, err := l.Post(ctx, ledger.Transfer("", alice, bob, dec("30"), "")); !errors.Is(err, ledger.ErrInsufficientFunds) {
+		t.Fatalf("post while held: %v", err)
+	}
+
+	clk.Advance(15 * time.Minute) // the deadline itself is expired
+	got, err := l.GetHold(ctx, h.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != ledger.HoldExpired {
+		t.Fatalf("status %s, want expired", got.Status)
+	}
+	wantBalance(t, l, alice, "100", "0", "100")
+	// The expired hold no longer counts in the overdraft check, even before the sweep.
+	mustPost(t, l, ledger.Transfer("", alice, bob, dec("90"), ""))
+	if _, _, err := l.Capture(ctx, h.ID, dec("0"), ""); !errors.Is(err, ledger.ErrHoldNotPending) {
+		t.Fatalf("capture of expired: %v", err)
+	}
+	mustVerify(t, l)
+
+	n, err := l.ExpireHolds(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("ExpireHolds = %d, %v; want 1", n, err)
+	}
+	if n, err := l.ExpireHolds(ctx); err != nil || n != 0 {
+		t.Fatalf("second ExpireHolds = %d, %v; want 0", n, err)
+	}
+	wantBalance(t, l, alice, "10", "0", "10")
+	if _, err := l.Void(ctx, h.ID); !errors.Is(err, ledger.ErrHoldNotPending) {
+		t.Fatalf("void of swept: %v", err)
+	}
+	got, _ = l.GetHold(ctx, h.ID)
+	if got.Status != ledger.HoldExpired {
+		t.Fatalf("swept status %s", got.Status)
+	}
+	var dq string
+	if err := l.DB().QueryRowContext(ctx, "SELECT debits_pending FROM ledger_accounts WHERE code = ?", alice).Scan(&dq); err != nil || dq != "0" {
+		t.Fatalf("debits_pending after sweep = %q, %v", dq, err)
+	}
+	mustVerify(t, l)
+}
+
+func TestExpireHoldsInBatches(t *testing.T) {
+	ctx := context.Background()
+	l, clk := setup(t)
+	for i := 0; i < 230; i++ {
+		if _, err := l.Hold(ctx, ledger.HoldInput{Debit: alice, Credit: bob, Amount: dec("0.1"), ExpiresAt: clk.Now().Add(time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keep, err := l.Hold(ctx, ledger.HoldInput{Debit: alice, Credit: bob, Amount: dec("1"), ExpiresAt: clk.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(2 * time.Minute)
+	n, err := l.ExpireHolds(ctx)
+	if err != nil || n != 230 {
+		t.Fatalf("ExpireHolds = %d, %v; want 230", n, err)
+	}
+	wantBalance(t, l, alice, "100", "1", "99")
+	if h, _ := l.GetHold(ctx, keep.ID); h.Status != ledger.HoldPending {
+		t.Fatalf("live hold is %s", h.Status)
+	}
+	mustVerify(t, l)
+}
+
+func TestHoldTxRollsBackWithCaller(t *testing.T) {
+	ctx := context.Background()
+	l, _ := setup(t)
+	before := snapshot(t, l)
+	boom := errors.New("boom")
+	err := l.DB().RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		h, err := l.HoldTx(ctx, tx, ledger.HoldInput{Debit: alice, Credit: bob, Amount: dec("10")})
+		if err != nil {
+			return err
+		}
+		b, err := l.BalanceTx(ctx, tx, alice)
+		if err != nil {
+			return err
+		}
+		if !b.Held.Equal(dec("10")) {
+			t.Errorf("held inside tx = %s", b.Held)
+		}
+		if _, _, err := l.CaptureTx(ctx, tx, h.ID, dec("4"), "cap"); err != nil {
+			return err
+		}
+		if _, err := l.PostTx(ctx, tx, ledger.Transfer("", alice, bob, dec("1"), "")); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("tx: %v", err)
+	}
+	if after := snapshot(t, l); after != before {
+		t.Fatalf("rolled-back tx left writes:\n%s\nvs\n%s", before, after)
+	}
+	mustVerify(t, l)
+}

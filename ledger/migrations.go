@@ -1,0 +1,109 @@
+package ledger
+
+import (
+	"context"
+	"strings"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/migrate"
+
+	"github.com/settle-go/settle/internal/database"
+)
+
+// Migrate creates or upgrades the ledger's tables (ledger_assets, ledger_accounts, ledger_entries,
+// ledger_postings, ledger_holds). It is versioned and safe to call on every start. It does not create
+// any asset: call EnsureAsset (for example with DefaultAssets) after it. Errors: the database's.
+func Migrate(ctx context.Context, db *bun.DB) error {
+	return database.Migrate(ctx, db, "ledger", migrations())
+}
+
+func migrations() *migrate.Migrations {
+	ms := migrate.NewMigrations()
+	ms.Add(database.Step("20261121000100", "ledger_tables", func(ctx context.Context, tx bun.IDB) error {
+		return database.Exec(ctx, tx, schemaV1(database.IsPostgres(tx))...)
+	}))
+	return ms
+}
+
+// schemaV1 is the first schema. Amounts are exact integers in base units: NUMERIC(78,0) on
+// PostgreSQL (a uint256 fits), decimal text on SQLite. Times are TIMESTAMPTZ on PostgreSQL and
+// fixed-width UTC text on SQLite (see dbTime).
+func schemaV1(pg bool) []string {
+	amount, signed, ts, jsonT, autoID, bigint := "TEXT", "TEXT", "TEXT", "TEXT", "INTEGER PRIMARY KEY AUTOINCREMENT", "INTEGER"
+	nonNeg := func(string) string { return "" }
+	if pg {
+		amount, signed, ts, jsonT, autoID, bigint = "NUMERIC(78,0)", "NUMERIC(78,0)", "TIMESTAMPTZ", "JSONB", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "BIGINT"
+		nonNeg = func(col string) string { return " CHECK (" + col + " >= 0)" }
+	}
+	r := strings.NewReplacer("{amount}", amount, "{signed}", signed, "{ts}", ts, "{json}", jsonT,
+		"{autoid}", autoID, "{bigint}", bigint)
+	stmts := []string{
+		`CREATE TABLE ledger_assets (
+	code TEXT PRIMARY KEY,
+	precision INTEGER NOT NULL CHECK (precision >= 0 AND precision <= 30),
+	created_at {ts} NOT NULL
+)`,
+		`CREATE TABLE ledger_accounts (
+	id TEXT PRIMARY KEY,
+	code TEXT NOT NULL UNIQUE,
+	asset TEXT NOT NULL REFERENCES ledger_assets (code),
+	normal TEXT NOT NULL CHECK (normal IN ('debit', 'credit')),
+	flags {bigint} NOT NULL DEFAULT 0,
+	metadata {json},
+	debits_posted {amount} NOT NULL` + nonNeg("debits_posted") + `,
+	credits_posted {amount} NOT NULL` + nonNeg("credits_posted") + `,
+	debits_pending {amount} NOT NULL` + nonNeg("debits_pending") + `,
+	credits_pending {amount} NOT NULL` + nonNeg("credits_pending") + `,
+	seq {bigint} NOT NULL DEFAULT 0,
+	created_at {ts} NOT NULL
+)`,
+		`CREATE TABLE ledger_entries (
+	id TEXT PRIMARY KEY,
+	idempotency_key TEXT UNIQUE,
+	request_hash TEXT NOT NULL,
+	description TEXT NOT NULL DEFAULT '',
+	metadata {json},
+	created_at {ts} NOT NULL
+)`,
+		`CREATE TABLE ledger_postings (
+	id {autoid},
+	entry_id TEXT NOT NULL REFERENCES ledger_entries (id),
+	account_id TEXT NOT NULL REFERENCES ledger_accounts (id),
+	seq {bigint} NOT NULL,
+	direction TEXT NOT NULL CHECK (direction IN ('debit', 'credit')),
+	amount {amount} NOT NULL` + nonNeg("amount") + `,
+	balance_before {signed} NOT NULL,
+	balance_after {signed} NOT NULL,
+	created_at {ts} NOT NULL,
+	UNIQUE (account_id, seq)
+)`,
+		`CREATE INDEX ledger_postings_account_id_idx ON ledger_postings (account_id, id)`,
+		`CREATE INDEX ledger_postings_entry_idx ON ledger_postings (entry_id)`,
+		`CREATE TABLE ledger_holds (
+	id TEXT PRIMARY KEY,
+	idempotency_key TEXT UNIQUE,
+	request_hash TEXT NOT NULL,
+	debit_account_id TEXT NOT NULL REFERENCES ledger_accounts (id),
+	credit_account_id TEXT NOT NULL REFERENCES ledger_accounts (id),
+	asset TEXT NOT NULL REFERENCES ledger_assets (code),
+	amount {amount} NOT NULL` + nonNeg("amount") + `,
+	captured {amount} NOT NULL` + nonNeg("captured") + `,
+	status TEXT NOT NULL CHECK (status IN ('pending', 'captured', 'voided', 'expired')),
+	expires_at {ts},
+	available_before {signed} NOT NULL,
+	available_after {signed} NOT NULL,
+	entry_id TEXT REFERENCES ledger_entries (id),
+	description TEXT NOT NULL DEFAULT '',
+	metadata {json},
+	created_at {ts} NOT NULL,
+	updated_at {ts} NOT NULL
+)`,
+		`CREATE INDEX ledger_holds_status_idx ON ledger_holds (status, expires_at)`,
+		`CREATE INDEX ledger_holds_debit_idx ON ledger_holds (debit_account_id, status)`,
+		`CREATE INDEX ledger_holds_credit_idx ON ledger_holds (credit_account_id, status)`,
+	}
+	for i, s := range stmts {
+		stmts[i] = r.Replace(s)
+	}
+	return stmts
+}

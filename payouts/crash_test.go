@@ -1,0 +1,91 @@
+package payouts_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/settle-go/settle/chains"
+	"github.com/settle-go/settle/chains/evm"
+	"github.com/settle-go/settle/internal/testenv"
+	"github.com/settle-go/settle/payouts"
+)
+
+// flaky wraps the real network and breaks Broadcast the way a crash or a node outage would.
+type flaky struct {
+	*evm.Network
+	// before: fail this many broadcasts without sending (node down before the send).
+	before int
+	// after: send, then report failure this many times (the process died before recording it).
+	after int
+}
+
+func (f *flaky) Broadcast(ctx context.Context, tx *chains.SignedTx) error {
+	if f.before > 0 {
+		f.before--
+		return errors.New("connection refused")
+	}
+	if f.after > 0 {
+		f.after--
+		if err := f.Network.Broadcast(ctx, tx); err != nil {
+			return err
+		}
+		return errors.New("timeout reading the response")
+	}
+	return f.Network.Broadcast(ctx, tx)
+}
+
+// TestBroadcastInterruptedNeverPaysTwice: the signed transaction is stored before it is sent;
+// every retry sends the same bytes, so the destination is paid exactly once.
+func TestBroadcastInterruptedNeverPaysTwice(t *testing.T) {
+	for _, c := range []struct {
+		name          string
+		before, after int
+	}{
+		{"node down before the send", 2, 0},
+		{"crash after the send", 0, 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			env := testenv.New(t, evmtestHotTokens())
+			env.Fund(t, 100)
+			ctx := context.Background()
+			net := &flaky{Network: env.Network, before: c.before, after: c.after}
+			svc, err := payouts.New(env.DB, payouts.Config{
+				Ledger: env.Ledger, Chains: chains.NewRegistry(net), Webhooks: env.Webhooks,
+				Confirmations: map[chains.NetworkID]uint64{chains.EVMLocal: testenv.Confirmations},
+			})
+			require.NoError(t, err)
+			usdt := env.USDT(t)
+			start, err := env.Network.Balance(ctx, dest, usdt)
+			require.NoError(t, err)
+
+			p, err := svc.Create(ctx, input(env, "15"))
+			require.NoError(t, err)
+			require.Error(t, svc.Process(ctx))
+			p, err = svc.Get(ctx, env.Merchant.ID, p.ID)
+			require.NoError(t, err)
+			require.Equal(t, payouts.StageSigned, p.Stage, "the signed transaction must be stored before the send")
+			first := p.TxHash
+			require.NotEmpty(t, first)
+
+			for i := 0; i < 4 && p.Status != payouts.StatusCompleted; i++ {
+				_ = svc.Process(ctx)
+				env.Chain.Mine(testenv.Confirmations)
+				p, err = svc.Get(ctx, env.Merchant.ID, p.ID)
+				require.NoError(t, err)
+			}
+			require.NoError(t, svc.Process(ctx))
+			p, err = svc.Get(ctx, env.Merchant.ID, p.ID)
+			require.NoError(t, err)
+			require.Equal(t, payouts.StatusCompleted, p.Status)
+			require.Equal(t, first, p.TxHash, "re-signed: a second transaction could pay twice")
+
+			end, err := env.Network.Balance(ctx, dest, usdt)
+			require.NoError(t, err)
+			require.Equal(t, testenv.Units(15).String(), end.Sub(end, start).String(), "paid exactly once")
+			require.True(t, available(t, env).Equal(dec("85")))
+		})
+	}
+}

@@ -1,0 +1,234 @@
+package payouts
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/settle-go/settle/chains"
+	"github.com/settle-go/settle/internal/ids"
+	"github.com/settle-go/settle/internal/units"
+	"github.com/settle-go/settle/ledger"
+)
+
+// Service creates and processes payouts. It is safe for concurrent use.
+type Service struct {
+	db  *bun.DB
+	cfg Config
+	log *slog.Logger
+}
+
+// New returns a Service. The tables must exist (Migrate). Errors: a required Config field is nil.
+func New(db *bun.DB, cfg Config) (*Service, error) {
+	if db == nil || cfg.Ledger == nil || cfg.Chains == nil || cfg.Webhooks == nil {
+		return nil, errors.New("payouts: New needs a db, Ledger, Chains and Webhooks")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = 2 * time.Second
+	}
+	if cfg.RebroadcastAfter == 0 {
+		cfg.RebroadcastAfter = time.Minute
+	}
+	return &Service{db: db, cfg: cfg, log: cfg.Logger}, nil
+}
+
+func (s *Service) confirmations(n chains.NetworkID) uint64 {
+	if c, ok := s.cfg.Confirmations[n]; ok && c > 0 {
+		return c
+	}
+	return chains.DefaultConfirmations(n)
+}
+
+var errReferenceRace = errors.New("payouts: merchant_reference taken concurrently")
+
+// Create validates in and, in one transaction, holds the amount on the merchant's API account and
+// stores the payout as PENDING. With a MerchantReference that was used before, it returns the
+// first payout if the request is the same.
+//
+// Errors: *ValidationError (unwraps to ErrValidation; field network, token, amount or to_address,
+// the latter also unwrapping to chains.ErrInvalidAddress), ErrInsufficientBalance (also
+// ledger.ErrInsufficientFunds), ErrReferenceConflict, or a database error. On error nothing is
+// written.
+func (s *Service) Create(ctx context.Context, in CreateInput) (Payout, error) {
+	network, asset, err := s.validate(ctx, in)
+	if err != nil {
+		return Payout{}, err
+	}
+	amount, err := units.FromDecimal(in.Amount, asset.Precision)
+	if err != nil {
+		return Payout{}, &ValidationError{Field: "amount", Message: fmt.Sprintf("at most %d decimal places for %s", asset.Precision, in.Token), Err: err}
+	}
+	if in.MerchantReference != "" {
+		if p, ok, err := s.byReference(ctx, in, amount); ok || err != nil {
+			return p, err
+		}
+	}
+	now := s.cfg.Now().UTC()
+	row := &payoutRow{
+		ID:                ids.New("pay"),
+		MerchantID:        in.MerchantID,
+		Network:           string(network.ID()),
+		Token:             in.Token,
+		Amount:            amount,
+		Precision:         asset.Precision,
+		ToAddress:         in.ToAddress,
+		MerchantReference: in.MerchantReference,
+		Status:            string(StatusPending),
+		Stage:             string(StageQueued),
+		ClientIP:          in.ClientIP,
+		CreatedAt:         now,
+		UpdatedAt:         now,
+	}
+	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		api, err := s.cfg.Ledger.EnsureAccountTx(ctx, tx, ledger.MerchantAPI(in.MerchantID, in.Token))
+		if err != nil {
+			return err
+		}
+		custody, err := s.cfg.Ledger.EnsureAccountTx(ctx, tx, ledger.Custody(row.Network, in.Token))
+		if err != nil {
+			return err
+		}
+		hold, err := s.cfg.Ledger.HoldTx(ctx, tx, ledger.HoldInput{
+			IdempotencyKey: "payout:" + row.ID,
+			Debit:          api.Code,
+			Credit:         custody.Code,
+			Amount:         in.Amount,
+			Description:    "payout " + row.ID,
+			Metadata:       map[string]any{"payout_id": row.ID, "to_address": in.ToAddress},
+		})
+		if errors.Is(err, ledger.ErrInsufficientFunds) {
+			return fmt.Errorf("%w: %w", ErrInsufficientBalance, err)
+		}
+		if err != nil {
+			return err
+		}
+		row.HoldID = hold.ID
+		if row.BalanceBefore, err = units.FromDecimal(hold.AvailableBefore, asset.Precision); err != nil {
+			return err
+		}
+		if row.BalanceAfter, err = units.FromDecimal(hold.AvailableAfter, asset.Precision); err != nil {
+			return err
+		}
+		q := tx.NewInsert().Model(row)
+		if in.MerchantReference != "" {
+			q = q.On("CONFLICT (merchant_id, merchant_reference) DO NOTHING")
+		}
+		res, err := q.Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return errReferenceRace // roll the hold back; the other request's payout stands
+		}
+		return nil
+	})
+	if errors.Is(err, errReferenceRace) {
+		p, _, err := s.byReference(ctx, in, amount)
+		return p, err
+	}
+	if err != nil {
+		return Payout{}, err
+	}
+	s.log.InfoContext(ctx, "payouts: created", "payout", row.ID, "merchant", row.MerchantID,
+		"network", row.Network, "token", row.Token, "amount", in.Amount.String())
+	return row.public(), nil
+}
+
+func (s *Service) validate(ctx context.Context, in CreateInput) (chains.Network, ledger.Asset, error) {
+	if in.MerchantID == "" {
+		return nil, ledger.Asset{}, &ValidationError{Field: "merchant_id", Message: "is required"}
+	}
+	network, err := s.cfg.Chains.Get(in.Network)
+	if err != nil {
+		return nil, ledger.Asset{}, &ValidationError{Field: "network", Message: fmt.Sprintf("unknown network %q", in.Network), Err: err}
+	}
+	if _, ok := network.(chains.Sender); !ok {
+		return nil, ledger.Asset{}, &ValidationError{Field: "network", Message: fmt.Sprintf("%s cannot send payouts", in.Network)}
+	}
+	if _, err := chains.FindAsset(network, in.Token); err != nil {
+		return nil, ledger.Asset{}, &ValidationError{Field: "token", Message: fmt.Sprintf("%q is not carried on %s", in.Token, in.Network), Err: err}
+	}
+	asset, err := s.cfg.Ledger.Asset(ctx, in.Token)
+	if err != nil {
+		return nil, ledger.Asset{}, &ValidationError{Field: "token", Message: fmt.Sprintf("%q is not a ledger asset", in.Token), Err: err}
+	}
+	if in.Amount.LessThan(MinAmount) {
+		return nil, ledger.Asset{}, &ValidationError{Field: "amount", Message: "must be at least " + MinAmount.String()}
+	}
+	if in.ToAddress == "" {
+		return nil, ledger.Asset{}, &ValidationError{Field: "to_address", Message: "is required", Err: chains.ErrInvalidAddress}
+	}
+	if err := network.ValidateAddress(in.ToAddress); err != nil {
+		return nil, ledger.Asset{}, &ValidationError{Field: "to_address", Message: err.Error(), Err: err}
+	}
+	return network, asset, nil
+}
+
+// byReference returns the payout with in's merchant reference, if any: ok is true when one
+// exists; err is ErrReferenceConflict when it differs from in.
+func (s *Service) byReference(ctx context.Context, in CreateInput, amount units.Int) (Payout, bool, error) {
+	var row payoutRow
+	err := s.db.NewSelect().Model(&row).
+		Where("merchant_id = ? AND merchant_reference = ?", in.MerchantID, in.MerchantReference).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Payout{}, false, nil
+	}
+	if err != nil {
+		return Payout{}, false, err
+	}
+	if row.Network != string(in.Network) || row.Token != in.Token || row.Amount.Cmp(amount) != 0 || row.ToAddress != in.ToAddress {
+		return Payout{}, true, fmt.Errorf("%w: %q is payout %s", ErrReferenceConflict, in.MerchantReference, row.ID)
+	}
+	return row.public(), true, nil
+}
+
+// Get returns merchantID's payout id. Errors: ErrNotFound.
+func (s *Service) Get(ctx context.Context, merchantID, id string) (Payout, error) {
+	var row payoutRow
+	err := s.db.NewSelect().Model(&row).Where("id = ? AND merchant_id = ?", id, merchantID).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Payout{}, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if err != nil {
+		return Payout{}, err
+	}
+	return row.public(), nil
+}
+
+// List returns merchantID's payouts, newest first, and the total matching f.
+func (s *Service) List(ctx context.Context, merchantID string, f ListFilter) ([]Payout, int, error) {
+	page, limit := f.Page, f.Limit
+	if page < 1 {
+		page = 1
+	}
+	if limit <= 0 {
+		limit = 20
+	}
+	limit = min(limit, 100)
+	var rows []payoutRow
+	q := s.db.NewSelect().Model(&rows).Where("merchant_id = ?", merchantID)
+	if f.Status != "" {
+		q = q.Where("status = ?", string(f.Status))
+	}
+	total, err := q.OrderExpr("created_at DESC, id DESC").Limit(int64(limit)).Offset(int64((page - 1) * limit)).ScanAndCount(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]Payout, len(rows))
+	for i := range rows {
+		out[i] = rows[i].public()
+	}
+	return out, int(total), nil
+}

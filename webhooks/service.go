@@ -1,0 +1,26 @@
+package webhooks
+
+import (
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// Service stores endpoints and events and delivers them. It is safe for concurrent use, and
+// several Services (in one process or many) may share a database.
+type Service struct {
+	db  *bun.DB
+	cfg Config
+}
+
+// New returns a Service on db, whose tables Migrate has created. Zero fields of cfg take their
+// defaults (see Config).
+func New(db *bun.DB, cfg Config) *Service {
+	return &Service{db: db, cfg: cfg.withDefaults()}
+}
+
+// now is the configured clock in UTC, truncated to the microsecond that both stores keep, so that
+// a value returned to the caller equals the value read back later.
+func (s *Service) now() time.Time {
+	return s.cfg.Now().UTC().Truncate(time.Microsecond)
+}
