@@ -3,6 +3,7 @@ package collections_test
 import (
 	"context"
 	"errors"
+	"math/big"
 	"testing"
 	"time"
 
@@ -231,4 +232,30 @@ func TestCrashDuringCreditLosesNothing(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, collections.StatusSuccessful, got.Status)
 	require.Equal(t, 1, eventTypes(t, env)[webhooks.EventCollectionSuccessful])
+}
+
+// TestHotWalletTransfersAreNotDeposits: a gas top-up from the platform's hot wallet to a
+// collection address moves money inside custody and must not credit the merchant.
+func TestHotWalletTransfersAreNotDeposits(t *testing.T) {
+	env := testenv.New(t)
+	ctx := context.Background()
+	col, err := env.Collections.Create(ctx, collections.CreateInput{MerchantID: env.Merchant.ID, Network: chains.EVMLocal, Token: "USDT", Amount: usdt("5")})
+	require.NoError(t, err)
+	hot, err := env.Network.HotWallet(ctx)
+	require.NoError(t, err)
+	eth := env.Network.Assets()[0]
+	tx, err := env.Network.SignTransfer(ctx, chains.TransferRequest{From: hot, To: col.Address, Asset: eth, Amount: big.NewInt(1e15)})
+	require.NoError(t, err)
+	require.NoError(t, env.Network.Broadcast(ctx, tx))
+	_, err = env.Chain.FundNative(ctx, col.Address, big.NewInt(2e15)) // someone else's ETH is a deposit
+	require.NoError(t, err)
+	env.Chain.Mine(testenv.Confirmations)
+	require.NoError(t, env.Collections.Poll(ctx))
+	deps, err := env.Collections.Deposits(ctx, env.Merchant.ID, col.ID)
+	require.NoError(t, err)
+	require.Len(t, deps, 1, "only the outside transfer is a deposit")
+	require.True(t, deps[0].Amount.Equal(usdt("0.002")), "got %s", deps[0].Amount)
+	b, err := env.Ledger.Balance(ctx, ledger.MerchantAPI(env.Merchant.ID, "ETH").Code)
+	require.NoError(t, err)
+	require.True(t, b.Posted.Equal(usdt("0.002")))
 }

@@ -91,6 +91,16 @@ func (s *Service) scan(ctx context.Context, n chains.Network, w chains.Watcher, 
 		byAddr[strings.ToLower(watched[i].Address)] = &watched[i]
 		addrs = append(addrs, watched[i].Address)
 	}
+	// Transfers from the platform's own hot wallet (such as gas top-ups before a sweep) move
+	// money inside custody: they are not customer deposits.
+	internal := map[string]bool{}
+	if snd, ok := n.(chains.Sender); ok {
+		hot, err := snd.HotWallet(ctx)
+		if err != nil {
+			return err
+		}
+		internal[strings.ToLower(hot)] = true
+	}
 	from := uint64(1)
 	if cursor+1 > need {
 		from = cursor + 1 - need
@@ -104,7 +114,7 @@ func (s *Service) scan(ctx context.Context, n chains.Network, w chains.Watcher, 
 			}
 			for _, d := range deps {
 				c := byAddr[strings.ToLower(d.To)]
-				if c == nil {
+				if c == nil || internal[strings.ToLower(d.From)] {
 					continue
 				}
 				if err := s.record(ctx, c, d); err != nil {

@@ -244,9 +244,14 @@ func (l *Ledger) lockAccounts(ctx context.Context, tx bun.IDB, col string, keys 
 func loadExpired(ctx context.Context, db bun.IDB, now time.Time, accts map[string]*accountRow) error {
 	byID := make(map[string]*accountRow, len(accts))
 	idList := make([]string, 0, len(accts))
+	pending := false
 	for _, a := range accts {
 		byID[a.ID] = a
 		idList = append(idList, a.ID)
+		pending = pending || a.DebitsPending.sign() != 0 || a.CreditsPending.sign() != 0
+	}
+	if !pending {
+		return nil // no pending hold touches these accounts
 	}
 	rows, err := db.QueryContext(ctx, `SELECT debit_account_id, credit_account_id, amount FROM ledger_holds
 	WHERE status = 'pending' AND expires_at IS NOT NULL AND expires_at <= ?

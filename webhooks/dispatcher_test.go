@@ -225,7 +225,10 @@ func TestRunDeliversUntilCancelled(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
 	deadline := time.Now().Add(10 * time.Second)
-	for len(rcv.requests()) < 5 && time.Now().Before(deadline) {
+	for time.Now().Before(deadline) {
+		if st, err := s.Stats(ctx, "mch_1"); err != nil || st.Success == 5 {
+			break
+		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	cancel()

@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -77,10 +78,21 @@ func run(ctx context.Context, log *slog.Logger, addr, dbPath string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("\nmerchant %s\nAPI key (shown once): %s\n\ntry:\n  curl -s -H 'X-API-Key: %s' -H 'Content-Type: application/json' \\\n    -d '{\"network\":\"EVM_LOCAL\",\"token\":\"USDT\",\"amount\":\"25\"}' http://localhost%s/v1/collections\n\n",
-			m.ID, key, key, addr)
+		base := "http://" + addr
+		if strings.HasPrefix(addr, ":") {
+			base = "http://localhost" + addr
+		}
+		fmt.Printf("\nmerchant %s\nAPI key (shown once): %s\n\ntry:\n  curl -s -H 'X-API-Key: %s' -H 'Content-Type: application/json' \\\n    -d '{\"network\":\"EVM_LOCAL\",\"token\":\"USDT\",\"amount\":\"25\"}' %s/v1/collections\n"+
+			"then pay it from the simulated customer:\n  curl -s -d '{\"address\":\"<address from above>\",\"amount\":\"25\"}' %s/dev/pay\n\n",
+			m.ID, key, key, base, base)
 	} else {
 		fmt.Printf("using %s from an earlier run; its API key was printed then (delete the file for a new one)\n", dbPath)
+		// The simulated chain starts from block 0 on every run: rewind the watcher's cursor so
+		// that it does not wait for the new chain to reach the old one's height. A real chain
+		// never needs this.
+		if _, err := st.DB.NewRaw("UPDATE collection_cursors SET height = 0 WHERE network = ?", string(chains.EVMLocal)).Exec(ctx); err != nil {
+			return err
+		}
 	}
 
 	mux := http.NewServeMux()
