@@ -24,8 +24,6 @@ var (
 	maxStored = new(big.Int).Sub(new(big.Int).Exp(big.NewInt(10), big.NewInt(78), nil), big.NewInt(1))
 )
 
-func mkUnits(v *big.Int) units { return units{v: v} }
-
 // int returns the value, zero for the zero units.
 func (u units) int() *big.Int {
 	if u.v == nil {
@@ -34,6 +32,7 @@ func (u units) int() *big.Int {
 	return u.v
 }
 
+// String returns the integer in decimal.
 func (u units) String() string { return u.int().String() }
 
 func (u units) sign() int { return u.int().Sign() }

@@ -28,6 +28,9 @@ var (
 // Side is an account's normal side, or a posting's direction.
 type Side string
 
+// The two sides. An account's normal side is the one that increases its balance: debit-normal
+// accounts are assets and expenses (custody, network fees), credit-normal ones liabilities and
+// revenue (merchant balances, fees).
 const (
 	Debit  Side = "debit"
 	Credit Side = "credit"
@@ -141,6 +144,8 @@ type Posting struct {
 // HoldStatus is a hold's state.
 type HoldStatus string
 
+// Hold states. A hold is pending until it is captured or voided, or its deadline passes; a
+// pending hold past its deadline reads as expired at once, and ExpireHolds later stores it so.
 const (
 	HoldPending  HoldStatus = "pending"
 	HoldCaptured HoldStatus = "captured"

@@ -3,7 +3,11 @@ package ledger
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"time"
+
+	"github.com/shopspring/decimal"
 
 	"github.com/uptrace/bun"
 )
@@ -59,4 +63,21 @@ func (l *Ledger) BalanceTx(ctx context.Context, tx bun.IDB, code string) (Balanc
 		return Balance{}, fmt.Errorf("%w: account %q", ErrNotFound, code)
 	}
 	return a.balance(), nil
+}
+
+// BalanceAt returns the account's posted balance, in its normal direction, as it stood at time at:
+// the running balance after its last posting made at or before at (zero before its first). Holds
+// are not part of it. Errors: ErrNotFound, or a database error.
+func (l *Ledger) BalanceAt(ctx context.Context, code string, at time.Time) (decimal.Decimal, error) {
+	a, err := l.accountByCode(ctx, l.db, code)
+	if err != nil {
+		return decimal.Decimal{}, err
+	}
+	var after units
+	err = l.db.QueryRowContext(ctx, `SELECT balance_after FROM ledger_postings
+	WHERE account_id = ? AND created_at <= ? ORDER BY seq DESC LIMIT 1`, a.ID, dbTime{at.UTC()}).Scan(&after)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return decimal.Decimal{}, err
+	}
+	return after.decimal(a.Precision), nil
 }

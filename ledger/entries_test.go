@@ -300,3 +300,31 @@ func TestMigrateIsRerunnable(t *testing.T) {
 	}
 	wantBalance(t, l, alice, "100", "0", "100")
 }
+
+func TestBalanceAt(t *testing.T) {
+	ctx := context.Background()
+	l, clk := setup(t) // alice funded with 100 at t0
+	t0 := clk.Now()
+	clk.Advance(time.Hour)
+	mustPost(t, l, ledger.Transfer("", alice, bob, dec("30"), ""))
+	clk.Advance(time.Hour)
+	mustPost(t, l, ledger.Transfer("", alice, bob, dec("20"), ""))
+	for _, c := range []struct {
+		at   time.Time
+		want string
+	}{
+		{t0.Add(-time.Second), "0"},
+		{t0, "100"},
+		{t0.Add(90 * time.Minute), "70"},
+		{t0.Add(2 * time.Hour), "50"},
+		{t0.Add(24 * time.Hour), "50"},
+	} {
+		got, err := l.BalanceAt(ctx, alice, c.at)
+		if err != nil || !got.Equal(dec(c.want)) {
+			t.Fatalf("BalanceAt(%s) = %s, %v; want %s", c.at, got, err, c.want)
+		}
+	}
+	if _, err := l.BalanceAt(ctx, "nobody", t0); !errors.Is(err, ledger.ErrNotFound) {
+		t.Fatalf("unknown account: %v", err)
+	}
+}

@@ -17,19 +17,19 @@ import (
 
 // holdRow is a hold as stored.
 type holdRow struct {
-	ID, Key                       string
-	DebitID, CreditID             string
-	Debit, Credit                 string // account codes
-	Asset                         string
-	Precision                     int32
-	Amount, Captured              units
-	Status                        HoldStatus // as stored: pending until captured, voided or swept
-	ExpiresAt                     time.Time
-	AvailableBefore, AvailableAft units
-	EntryID                       string
-	Description                   string
-	Metadata                      map[string]any
-	CreatedAt, UpdatedAt          time.Time
+	ID, Key                         string
+	DebitID, CreditID               string
+	Debit, Credit                   string // account codes
+	Asset                           string
+	Precision                       int32
+	Amount, Captured                units
+	Status                          HoldStatus // as stored: pending until captured, voided or swept
+	ExpiresAt                       time.Time
+	AvailableBefore, AvailableAfter units
+	EntryID                         string
+	Description                     string
+	Metadata                        map[string]any
+	CreatedAt, UpdatedAt            time.Time
 }
 
 // expired reports whether the hold is pending in storage but past its deadline at now.
@@ -47,7 +47,7 @@ func (h *holdRow) public(now time.Time) Hold {
 		ID: h.ID, IdempotencyKey: h.Key, Debit: h.Debit, Credit: h.Credit, Asset: h.Asset,
 		Amount: h.Amount.decimal(h.Precision), Captured: h.Captured.decimal(h.Precision), Status: st,
 		ExpiresAt:       h.ExpiresAt,
-		AvailableBefore: h.AvailableBefore.decimal(h.Precision), AvailableAfter: h.AvailableAft.decimal(h.Precision),
+		AvailableBefore: h.AvailableBefore.decimal(h.Precision), AvailableAfter: h.AvailableAfter.decimal(h.Precision),
 		EntryID: h.EntryID, Description: h.Description, Metadata: h.Metadata,
 		CreatedAt: h.CreatedAt, UpdatedAt: h.UpdatedAt,
 	}
@@ -68,7 +68,7 @@ func loadHold(ctx context.Context, db bun.IDB, id string) (*holdRow, error) {
 	JOIN ledger_accounts ca ON ca.id = h.credit_account_id
 	JOIN ledger_assets s ON s.code = h.asset
 	WHERE h.id = ?`, id).Scan(&h.ID, &key, &h.DebitID, &h.CreditID, &h.Debit, &h.Credit, &h.Asset, &h.Precision,
-		&h.Amount, &h.Captured, &status, &exp, &h.AvailableBefore, &h.AvailableAft, &entry, &h.Description, &meta,
+		&h.Amount, &h.Captured, &status, &exp, &h.AvailableBefore, &h.AvailableAfter, &entry, &h.Description, &meta,
 		&created, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: hold %q", ErrNotFound, id)
@@ -192,7 +192,7 @@ func (l *Ledger) hold(ctx context.Context, tx bun.IDB, in HoldInput, exp time.Ti
 	h := &holdRow{
 		ID: ids.New("hold"), Key: in.IdempotencyKey, DebitID: d.ID, CreditID: c.ID, Debit: d.Code, Credit: c.Code,
 		Asset: d.Asset, Precision: d.Precision, Amount: amt, Captured: units{}, Status: HoldPending, ExpiresAt: exp,
-		AvailableBefore: before[d.ID], AvailableAft: d.available(), Description: in.Description,
+		AvailableBefore: before[d.ID], AvailableAfter: d.available(), Description: in.Description,
 		Metadata: normMeta(in.Metadata), CreatedAt: now, UpdatedAt: now,
 	}
 	meta, _ := encodeMeta(in.Metadata)
@@ -203,7 +203,7 @@ func (l *Ledger) hold(ctx context.Context, tx bun.IDB, in HoldInput, exp time.Ti
 		q += " ON CONFLICT (idempotency_key) DO NOTHING"
 	}
 	res, err := tx.ExecContext(ctx, q, h.ID, nullKey(h.Key), hash, h.DebitID, h.CreditID, h.Asset, h.Amount,
-		dbTime{exp}, h.AvailableBefore, h.AvailableAft, h.Description, meta, dbTime{now}, dbTime{now})
+		dbTime{exp}, h.AvailableBefore, h.AvailableAfter, h.Description, meta, dbTime{now}, dbTime{now})
 	if err != nil {
 		return Hold{}, err
 	}

@@ -11,7 +11,11 @@
 // Concurrency: a write locks the balance rows of the accounts it touches in one statement, in id
 // order (SELECT … FOR UPDATE on PostgreSQL), so opposite transfers cannot deadlock; SQLite
 // serializes writers. A caller that posts several entries in one transaction of its own should touch
-// accounts in a consistent order too, or be ready to retry on a deadlock.
+// accounts in a consistent order too, or be ready to retry on a deadlock. Transactions passed to the
+// ...Tx methods on PostgreSQL should use READ COMMITTED, its default: under REPEATABLE READ or
+// SERIALIZABLE a concurrent write to the same accounts makes the caller's transaction fail with a
+// serialization error, which the caller must retry. The ledger's own transactions retry such
+// transient conflicts (and SQLite's busy errors) by themselves.
 package ledger
 
 import (
