@@ -33,7 +33,7 @@ func TestReorgBeforeConfirmation(t *testing.T) {
 	oldBlock := deps[0].BlockHash
 
 	// Replace the deposit's block with a longer chain from its parent.
-	require.NoError(t, env.Chain.Backend().Fork(common.HexToHash(base.Hash)))
+	require.NoError(t, env.Chain.Fork(common.HexToHash(base.Hash)))
 	env.Chain.Mine(testenv.Confirmations + 2)
 	b, err := env.Network.BlockAt(ctx, base.Height+1)
 	require.NoError(t, err)

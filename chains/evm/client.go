@@ -2,6 +2,8 @@ package evm
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"math/big"
 
 	"github.com/ethereum/go-ethereum"
@@ -47,3 +49,68 @@ type Client interface {
 }
 
 var _ Client = (*ethclient.Client)(nil)
+
+// checkedClient turns a Client's nil answers without an error into errors, so that a faulty
+// Client cannot make the adapter dereference nil.
+type checkedClient struct{ Client }
+
+var errNilAnswer = errors.New("evm: client returned nothing and no error")
+
+// HeaderByNumber refuses a nil header.
+func (c checkedClient) HeaderByNumber(ctx context.Context, number *big.Int) (*types.Header, error) {
+	h, err := c.Client.HeaderByNumber(ctx, number)
+	if err == nil && (h == nil || h.Number == nil) {
+		err = fmt.Errorf("header %v: %w", number, errNilAnswer)
+	}
+	return h, err
+}
+
+// BlockByNumber refuses a nil block.
+func (c checkedClient) BlockByNumber(ctx context.Context, number *big.Int) (*types.Block, error) {
+	b, err := c.Client.BlockByNumber(ctx, number)
+	if err == nil && (b == nil || b.Number() == nil) {
+		err = fmt.Errorf("block %v: %w", number, errNilAnswer)
+	}
+	return b, err
+}
+
+// BalanceAt refuses a nil or negative balance.
+func (c checkedClient) BalanceAt(ctx context.Context, account common.Address, blockNumber *big.Int) (*big.Int, error) {
+	return nonNegative(c.Client.BalanceAt(ctx, account, blockNumber))
+}
+
+// SuggestGasPrice refuses a nil or negative price.
+func (c checkedClient) SuggestGasPrice(ctx context.Context) (*big.Int, error) {
+	return nonNegative(c.Client.SuggestGasPrice(ctx))
+}
+
+// SuggestGasTipCap refuses a nil or negative tip.
+func (c checkedClient) SuggestGasTipCap(ctx context.Context) (*big.Int, error) {
+	return nonNegative(c.Client.SuggestGasTipCap(ctx))
+}
+
+// TransactionReceipt turns a nil receipt into ethereum.NotFound.
+func (c checkedClient) TransactionReceipt(ctx context.Context, txHash common.Hash) (*types.Receipt, error) {
+	r, err := c.Client.TransactionReceipt(ctx, txHash)
+	if err == nil && r == nil {
+		err = ethereum.NotFound
+	}
+	return r, err
+}
+
+// TransactionByHash turns a nil transaction into ethereum.NotFound.
+func (c checkedClient) TransactionByHash(ctx context.Context, hash common.Hash) (*types.Transaction, bool, error) {
+	tx, pending, err := c.Client.TransactionByHash(ctx, hash)
+	if err == nil && tx == nil {
+		err = ethereum.NotFound
+	}
+	return tx, pending, err
+}
+
+// nonNegative refuses a nil or negative amount returned without an error.
+func nonNegative(v *big.Int, err error) (*big.Int, error) {
+	if err == nil && (v == nil || v.Sign() < 0) {
+		return nil, fmt.Errorf("amount %v: %w", v, errNilAnswer)
+	}
+	return v, err
+}

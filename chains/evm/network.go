@@ -110,7 +110,7 @@ func New(ctx context.Context, cfg Config) (*Network, error) {
 	}
 	n := &Network{
 		id:          cfg.ID,
-		client:      cfg.Client,
+		client:      checkedClient{cfg.Client},
 		signer:      cfg.Signer,
 		deriver:     cfg.Deriver,
 		log:         cfg.Logger,

@@ -76,10 +76,10 @@ func TestNetworkBasics(t *testing.T) {
 
 	bal, err := n.Balance(ctx, dev.CustomerAddress(), asset(t, n, "USDT"))
 	require.NoError(t, err)
-	require.Equal(t, evmtest.DefaultCustomerTokens, bal)
+	require.Equal(t, evmtest.DefaultCustomerTokens(), bal)
 	bal, err = n.Balance(ctx, hot, asset(t, n, "ETH"))
 	require.NoError(t, err)
-	require.Equal(t, evmtest.DefaultNativeAlloc, bal)
+	require.Equal(t, evmtest.DefaultNativeAlloc(), bal)
 	_, err = n.Balance(ctx, hot, chains.Asset{Code: "DAI"})
 	require.ErrorIs(t, err, chains.ErrUnknownAsset)
 	wrongDecimals := asset(t, n, "USDT")
@@ -514,13 +514,13 @@ func TestReorg(t *testing.T) {
 			require.Len(t, deps, 1)
 			old := deps[0].Block
 
-			require.NoError(t, dev.Backend().Fork(common.HexToHash(parent.Hash)))
+			require.NoError(t, dev.Fork(common.HexToHash(parent.Hash)))
 			require.Eventually(t, func() bool { // the transaction is back in the pool
 				st, err := n.TxStatus(ctx, hash)
 				return err == nil && st.State == chains.TxPending
 			}, 5*time.Second, 10*time.Millisecond)
 			if dropped {
-				dev.Backend().Rollback()
+				dev.Rollback()
 			}
 			dev.Mine(2)
 

@@ -54,7 +54,8 @@ func (n *Network) hotWallet(ctx context.Context) (common.Address, error) {
 // legacy one at the node's suggested gas price; both are EIP-155 replay-protected. The nonce is the
 // sender's pending nonce, so sign, store and broadcast one transfer before signing the next from
 // the same address: two transfers signed before either reaches the node share a nonce, and only
-// one of them can ever be mined (the other is never paid; Broadcast reports ErrNonceUsed).
+// one of them can ever be mined (Broadcast refuses the other: "replacement transaction
+// underpriced" while the first is pending, ErrNonceUsed once it is mined).
 //
 // The sender must hold the token amount and, in native coin, the amount (native transfers) plus
 // the maximum fee (gas limit × max fee per gas), which is SignedTx.Fee. Errors: *chains.AddressError,
@@ -276,29 +277,41 @@ func (n *Network) knows(ctx context.Context, hash common.Hash) (bool, error) {
 //   - TxPending while the node has it but no receipt (in the pool).
 //   - TxUnknown when the node does not know it (not yet propagated, dropped, or replaced).
 //
-// Errors: a malformed hash, ErrReorged when the receipt's block was just replaced (retry), or the
-// node's error.
+// Errors: a malformed hash, ErrReorged when the receipt's block was just replaced (retry), an
+// error while the node is still indexing transactions (go-ethereum's "transaction indexing is in
+// progress", when "not found" would not mean unknown; retry), or the node's error.
 func (n *Network) TxStatus(ctx context.Context, hash string) (chains.TxStatus, error) {
 	h, err := parseHash(hash)
 	if err != nil {
 		return chains.TxStatus{}, err
 	}
 	r, err := n.client.TransactionReceipt(ctx, h)
+	indexing := isIndexing(err)
 	switch {
-	case err == nil && r != nil:
+	case err == nil:
 		return n.minedStatus(ctx, h, r)
-	case err != nil && !errors.Is(err, ethereum.NotFound):
+	case !errors.Is(err, ethereum.NotFound) && !indexing:
 		return chains.TxStatus{}, fmt.Errorf("evm: %s: receipt of %s: %w", n.id, h.Hex(), err)
 	}
 	_, _, err = n.client.TransactionByHash(ctx, h)
 	switch {
+	case err == nil:
+		// In the pool, or mined but not yet indexed for receipts: either way not settled.
+		return chains.TxStatus{State: chains.TxPending}, nil
+	case indexing || isIndexing(err):
+		// The node is still indexing transactions: "not found" would not mean unknown.
+		return chains.TxStatus{}, fmt.Errorf("evm: %s: transaction %s: the node is still indexing transactions, retry: %w", n.id, h.Hex(), err)
 	case errors.Is(err, ethereum.NotFound):
 		return chains.TxStatus{State: chains.TxUnknown}, nil
-	case err != nil:
+	default:
 		return chains.TxStatus{}, fmt.Errorf("evm: %s: transaction %s: %w", n.id, h.Hex(), err)
 	}
-	// In the pool, or mined but not yet indexed for receipts: either way not settled.
-	return chains.TxStatus{State: chains.TxPending}, nil
+}
+
+// isIndexing reports a go-ethereum node's answer that it has not finished indexing transactions,
+// so that it cannot tell whether it knows one.
+func isIndexing(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "transaction indexing is in progress")
 }
 
 // minedStatus builds the status of a transaction with a receipt.

@@ -172,7 +172,7 @@ func (s *HDSigner) find(ctx context.Context, from common.Address) (uint32, error
 			return i, nil
 		}
 	}
-	return 0, fmt.Errorf("%w: %s (searched indexes 0 to %d)", ErrUnknownKey, from.Hex(), s.limit-1)
+	return 0, fmt.Errorf("%w: %s (not among the first %d indexes)", ErrUnknownKey, from.Hex(), s.limit)
 }
 
 // address returns the address at index, derived from the public key.

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"math/big"
 	"sync"
+	"time"
 
 	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
 	"github.com/ethereum/go-ethereum/common"
@@ -40,15 +41,15 @@ const (
 	NativeDecimals = 18
 )
 
-// Defaults of the devnet's genesis and mints, in base units.
-var (
-	// DefaultNativeAlloc is the genesis balance of the hot wallet, the customer and the faucet:
-	// 1000 ETH in wei.
-	DefaultNativeAlloc = new(big.Int).Mul(big.NewInt(1000), big.NewInt(1_000_000_000_000_000_000))
-	// DefaultCustomerTokens is what the customer is minted of each token: 1,000,000 tokens of
-	// 6 decimals.
-	DefaultCustomerTokens = big.NewInt(1_000_000_000_000)
-)
+// DefaultNativeAlloc returns the default genesis balance of the hot wallet, the customer and the
+// faucet: 1000 ETH, in wei.
+func DefaultNativeAlloc() *big.Int {
+	return new(big.Int).Mul(big.NewInt(1000), big.NewInt(1_000_000_000_000_000_000))
+}
+
+// DefaultCustomerTokens returns how many base units of each token the customer is minted by
+// default: 1,000,000 tokens of 6 decimals.
+func DefaultCustomerTokens() *big.Int { return big.NewInt(1_000_000_000_000) }
 
 // Option configures NewDevnet.
 type Option func(*options)
@@ -65,11 +66,11 @@ type options struct {
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
 // WithNativeAlloc sets the genesis balance, in wei, of the hot wallet, the customer and the
-// faucet (default DefaultNativeAlloc).
+// faucet (default DefaultNativeAlloc()).
 func WithNativeAlloc(wei *big.Int) Option { return func(o *options) { o.nativeAlloc = wei } }
 
 // WithCustomerTokens sets how many base units of each token the customer is minted (default
-// DefaultCustomerTokens).
+// DefaultCustomerTokens()).
 func WithCustomerTokens(units *big.Int) Option { return func(o *options) { o.customerTokens = units } }
 
 // WithHotWalletTokens mints units base units of each token to the hot wallet too (default none),
@@ -91,7 +92,10 @@ type Devnet struct {
 	faucet   *ecdsa.PrivateKey // deploys the tokens, owns mint, funds addresses
 	tokens   map[string]common.Address
 
-	mu sync.Mutex // serialises the devnet's own senders (nonces)
+	// mu serialises the devnet's own senders. nonces are their next nonces: the pool's pending
+	// nonce is unreliable while the simulated pool resets to a new head in the background.
+	mu     sync.Mutex
+	nonces map[common.Address]uint64
 }
 
 // NewDevnet starts a simulated chain (chain id evm.SimulatedChainID) whose genesis gives native
@@ -102,9 +106,12 @@ func NewDevnet(ctx context.Context, signer *evm.HDSigner, opts ...Option) (d *De
 	if signer == nil {
 		return nil, errors.New("evmtest: NewDevnet needs a signer")
 	}
-	o := options{nativeAlloc: DefaultNativeAlloc, customerTokens: DefaultCustomerTokens}
+	o := options{nativeAlloc: DefaultNativeAlloc(), customerTokens: DefaultCustomerTokens()}
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if o.nativeAlloc == nil || o.nativeAlloc.Sign() < 0 {
+		return nil, fmt.Errorf("evmtest: native allocation %v is not a non-negative amount", o.nativeAlloc)
 	}
 	hot, err := signer.Address(ctx, 0)
 	if err != nil {
@@ -133,6 +140,7 @@ func NewDevnet(ctx context.Context, signer *evm.HDSigner, opts ...Option) (d *De
 		customer: customer,
 		faucet:   faucet,
 		tokens:   make(map[string]common.Address),
+		nonces:   make(map[common.Address]uint64),
 	}
 	defer func() {
 		if err != nil {
@@ -145,10 +153,15 @@ func NewDevnet(ctx context.Context, signer *evm.HDSigner, opts ...Option) (d *De
 
 	var deploys []*types.Transaction
 	for _, code := range []string{USDTCode, USDCCode} {
-		addr, tx, err := testtoken.Deploy(ctx, d.client, d.auth(ctx, faucet), "Test "+code, code, TokenDecimals)
+		auth, err := d.auth(ctx, faucet)
 		if err != nil {
 			return nil, err
 		}
+		addr, tx, err := testtoken.Deploy(ctx, d.client, auth, "Test "+code, code, TokenDecimals)
+		if err != nil {
+			return nil, err
+		}
+		d.sent(faucet, auth.Nonce.Uint64())
 		d.tokens[code] = addr
 		deploys = append(deploys, tx)
 	}
@@ -165,10 +178,15 @@ func NewDevnet(ctx context.Context, signer *evm.HDSigner, opts ...Option) (d *De
 			if m.amount == nil || m.amount.Sign() <= 0 {
 				continue
 			}
-			tx, err := testtoken.Mint(ctx, d.client, d.auth(ctx, faucet), d.tokens[code], m.to, m.amount)
+			auth, err := d.auth(ctx, faucet)
 			if err != nil {
 				return nil, err
 			}
+			tx, err := testtoken.Mint(ctx, d.client, auth, d.tokens[code], m.to, m.amount)
+			if err != nil {
+				return nil, err
+			}
+			d.sent(faucet, auth.Nonce.Uint64())
 			mints = append(mints, tx)
 		}
 	}
@@ -219,8 +237,8 @@ func (d *Devnet) Network() *evm.Network { return d.network }
 // Client returns the simulated backend's client; it satisfies evm.Client.
 func (d *Devnet) Client() simulated.Client { return d.client }
 
-// Backend returns the simulated backend, for what the Devnet does not wrap (Fork to simulate a
-// reorg, AdjustTime, Rollback).
+// Backend returns the simulated backend, for what the Devnet does not wrap (such as AdjustTime).
+// Use the Devnet's own Fork and Rollback: they also reset the nonces of the devnet's senders.
 func (d *Devnet) Backend() *simulated.Backend { return d.backend }
 
 // ChainID returns the chain id (evm.SimulatedChainID).
@@ -232,14 +250,60 @@ func (d *Devnet) Token(code string) (common.Address, bool) {
 	return a, ok
 }
 
-// Commit mines one block with the pending transactions and returns its hash.
-func (d *Devnet) Commit() common.Hash { return d.backend.Commit() }
+// Commit mines one block with the pending transactions and returns its hash. It returns once the
+// node has indexed the block's transactions (or after 10 seconds), so that their receipts can be
+// read at once.
+func (d *Devnet) Commit() common.Hash {
+	hash := d.backend.Commit()
+	d.waitIndexed(hash)
+	return hash
+}
 
 // Mine mines n blocks (the first with the pending transactions), such as to add confirmations.
 func (d *Devnet) Mine(n int) {
 	for range n {
-		d.backend.Commit()
+		d.Commit()
 	}
+}
+
+// waitIndexed waits until the receipt of the last transaction of block hash can be read: the
+// simulated node indexes transactions in the background after each block.
+func (d *Devnet) waitIndexed(hash common.Hash) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	block, err := d.client.BlockByHash(ctx, hash)
+	if err != nil || len(block.Transactions()) == 0 {
+		return
+	}
+	last := block.Transactions()[len(block.Transactions())-1].Hash()
+	for {
+		if _, err := d.client.TransactionReceipt(ctx, last); err == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
+
+// Fork rewinds the chain's head to the block parentHash, to simulate a reorg: the transactions
+// of the blocks after it go back to the pool, and the next Commit mines a replacement block. It
+// fails if transactions are pending. See simulated.Backend.Fork.
+func (d *Devnet) Fork(parentHash common.Hash) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	clear(d.nonces)
+	return d.backend.Fork(parentHash)
+}
+
+// Rollback drops every pending transaction from the pool.
+func (d *Devnet) Rollback() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	clear(d.nonces)
+	d.backend.Rollback()
 }
 
 // Close stops the chain; the Devnet cannot be used afterwards.
@@ -274,10 +338,15 @@ func (d *Devnet) FundToken(ctx context.Context, code string, to string, amount *
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	tx, err := testtoken.Mint(ctx, d.client, d.auth(ctx, d.faucet), token, common.HexToAddress(to), amount)
+	auth, err := d.auth(ctx, d.faucet)
 	if err != nil {
 		return "", err
 	}
+	tx, err := testtoken.Mint(ctx, d.client, auth, token, common.HexToAddress(to), amount)
+	if err != nil {
+		return "", err
+	}
+	d.sent(d.faucet, auth.Nonce.Uint64())
 	return tx.Hash().Hex(), nil
 }
 
@@ -299,19 +368,23 @@ func (d *Devnet) send(ctx context.Context, key *ecdsa.PrivateKey, asset, to stri
 	if !ok {
 		return "", fmt.Errorf("%w: %s on %s", chains.ErrUnknownAsset, asset, chains.EVMLocal)
 	}
-	tx, err := testtoken.Transfer(ctx, d.client, d.auth(ctx, key), token, dst, amount)
+	auth, err := d.auth(ctx, key)
 	if err != nil {
 		return "", err
 	}
+	tx, err := testtoken.Transfer(ctx, d.client, auth, token, dst, amount)
+	if err != nil {
+		return "", err
+	}
+	d.sent(key, auth.Nonce.Uint64())
 	return tx.Hash().Hex(), nil
 }
 
 // sendNative signs and sends a dynamic-fee value transfer.
 func (d *Devnet) sendNative(ctx context.Context, key *ecdsa.PrivateKey, to common.Address, amount *big.Int) (string, error) {
-	from := crypto.PubkeyToAddress(key.PublicKey)
-	nonce, err := d.client.PendingNonceAt(ctx, from)
+	nonce, err := d.nextNonce(ctx, key)
 	if err != nil {
-		return "", fmt.Errorf("evmtest: nonce: %w", err)
+		return "", err
 	}
 	head, err := d.client.HeaderByNumber(ctx, nil)
 	if err != nil {
@@ -320,6 +393,9 @@ func (d *Devnet) sendNative(ctx context.Context, key *ecdsa.PrivateKey, to commo
 	tip, err := d.client.SuggestGasTipCap(ctx)
 	if err != nil {
 		return "", fmt.Errorf("evmtest: tip: %w", err)
+	}
+	if head.BaseFee == nil {
+		return "", errors.New("evmtest: the chain has no base fee")
 	}
 	feeCap := new(big.Int).Add(new(big.Int).Mul(head.BaseFee, big.NewInt(2)), tip)
 	tx, err := types.SignNewTx(key, types.LatestSignerForChainID(d.chainID), &types.DynamicFeeTx{
@@ -332,14 +408,36 @@ func (d *Devnet) sendNative(ctx context.Context, key *ecdsa.PrivateKey, to commo
 	if err := d.client.SendTransaction(ctx, tx); err != nil {
 		return "", fmt.Errorf("evmtest: send: %w", err)
 	}
+	d.sent(key, nonce)
 	return tx.Hash().Hex(), nil
 }
 
-// auth returns a transactor for key.
-func (d *Devnet) auth(ctx context.Context, key *ecdsa.PrivateKey) *bind.TransactOpts {
+// auth returns a transactor for key with its next nonce.
+func (d *Devnet) auth(ctx context.Context, key *ecdsa.PrivateKey) (*bind.TransactOpts, error) {
+	nonce, err := d.nextNonce(ctx, key)
+	if err != nil {
+		return nil, err
+	}
 	a := bind.NewKeyedTransactor(key, d.chainID)
 	a.Context = ctx
-	return a
+	a.Nonce = new(big.Int).SetUint64(nonce)
+	return a, nil
+}
+
+// nextNonce returns key's next nonce: the nonce at the newest block, or past the devnet's last
+// transaction from key if that is higher. The caller holds d.mu (or is NewDevnet).
+func (d *Devnet) nextNonce(ctx context.Context, key *ecdsa.PrivateKey) (uint64, error) {
+	from := crypto.PubkeyToAddress(key.PublicKey)
+	mined, err := d.client.NonceAt(ctx, from, nil)
+	if err != nil {
+		return 0, fmt.Errorf("evmtest: nonce of %s: %w", from.Hex(), err)
+	}
+	return max(mined, d.nonces[from]), nil
+}
+
+// sent records that key's transaction with nonce reached the pool.
+func (d *Devnet) sent(key *ecdsa.PrivateKey, nonce uint64) {
+	d.nonces[crypto.PubkeyToAddress(key.PublicKey)] = nonce + 1
 }
 
 // requireSuccess checks that the transactions were mined and succeeded.

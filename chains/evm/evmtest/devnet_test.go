@@ -30,7 +30,7 @@ func TestDevnet(t *testing.T) {
 
 	hot, err := n.HotWallet(ctx)
 	require.NoError(t, err)
-	for code, want := range map[string]*big.Int{"ETH": evmtest.DefaultNativeAlloc, "USDT": big.NewInt(5), "USDC": big.NewInt(5)} {
+	for code, want := range map[string]*big.Int{"ETH": evmtest.DefaultNativeAlloc(), "USDT": big.NewInt(5), "USDC": big.NewInt(5)} {
 		a, err := chains.FindAsset(n, code)
 		require.NoError(t, err)
 		bal, err := n.Balance(ctx, hot, a)

@@ -5,6 +5,7 @@ import (
 	"math/big"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ethereum/go-ethereum/accounts/abi"
 	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
@@ -36,8 +37,13 @@ func TestTestToken(t *testing.T) {
 	mined := func(tx *types.Transaction) *types.Receipt {
 		t.Helper()
 		backend.Commit()
-		r, err := client.TransactionReceipt(ctx, tx.Hash())
-		require.NoError(t, err)
+		var r *types.Receipt
+		// The simulated node indexes transactions in the background.
+		require.Eventually(t, func() bool {
+			var err error
+			r, err = client.TransactionReceipt(ctx, tx.Hash())
+			return err == nil
+		}, 10*time.Second, 2*time.Millisecond)
 		return r
 	}
 
