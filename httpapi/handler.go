@@ -9,7 +9,6 @@
 package httpapi
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -101,8 +100,6 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mux.ServeHTTP(w, r)
 }
 
-type merchantKey struct{}
-
 // caller is the authenticated merchant of a request.
 type caller struct {
 	Merchant merchants.Merchant
@@ -122,9 +119,7 @@ func (h *handler) auth(next func(http.ResponseWriter, *http.Request, caller) err
 			h.fail(w, r, err)
 			return
 		}
-		c := caller{Merchant: m, Key: k}
-		ctx := context.WithValue(r.Context(), merchantKey{}, c)
-		if err := next(w, r.WithContext(ctx), c); err != nil {
+		if err := next(w, r, caller{Merchant: m, Key: k}); err != nil {
 			h.fail(w, r, err)
 		}
 	})
