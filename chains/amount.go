@@ -5,24 +5,26 @@ import (
 	"math/big"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/settle-go/settle/internal/units"
 )
 
 // ToDecimal converts base units of a into units: 1500000 base units of a 6-decimal token is 1.5.
 // It is exact.
-func (a Asset) ToDecimal(units *big.Int) decimal.Decimal {
-	return decimal.NewFromBigInt(units, -a.Decimals)
+func (a Asset) ToDecimal(baseUnits *big.Int) decimal.Decimal {
+	return decimal.NewFromBigInt(baseUnits, -a.Decimals)
 }
 
 // FromDecimal converts units of a into base units: 1.5 of a 6-decimal token is 1500000. It is exact
-// and returns an error wrapping ErrAmountPrecision if d is not positive or has more fractional
-// digits than a.Decimals.
+// and cheap for any input, and returns an error wrapping ErrAmountPrecision if d is not positive,
+// has more fractional digits than a.Decimals, or exceeds 2^256 − 1 base units.
 func (a Asset) FromDecimal(d decimal.Decimal) (*big.Int, error) {
-	if !d.IsPositive() {
-		return nil, fmt.Errorf("%w: %s is not positive", ErrAmountPrecision, d)
+	if d.Sign() <= 0 {
+		return nil, fmt.Errorf("%w: %s is not positive", ErrAmountPrecision, units.Format(d))
 	}
-	scaled := d.Shift(a.Decimals)
-	if !scaled.IsInteger() {
-		return nil, fmt.Errorf("%w: %s has more than %d decimals for %s on %s", ErrAmountPrecision, d, a.Decimals, a.Code, a.Network)
+	v, err := units.BaseUnits(d, a.Decimals)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s on %s: %w", ErrAmountPrecision, a.Code, a.Network, err)
 	}
-	return scaled.BigInt(), nil
+	return v, nil
 }

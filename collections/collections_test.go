@@ -55,6 +55,7 @@ func TestCreateValidation(t *testing.T) {
 		{"zero amount", func(in *collections.CreateInput) { in.Amount = decimal.Zero }, "amount", nil},
 		{"negative amount", func(in *collections.CreateInput) { in.Amount = usdt("-1") }, "amount", nil},
 		{"too many decimals", func(in *collections.CreateInput) { in.Amount = usdt("1.0000001") }, "amount", nil},
+		{"absurd exponent", func(in *collections.CreateInput) { in.Amount = decimal.New(1, 999999999) }, "amount", nil},
 		{"ttl too long", func(in *collections.CreateInput) { in.TTL = 8 * 24 * time.Hour }, "ttl", nil},
 		{"no merchant", func(in *collections.CreateInput) { in.MerchantID = "" }, "merchant_id", nil},
 	}

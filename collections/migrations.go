@@ -16,12 +16,7 @@ import (
 func Migrate(ctx context.Context, db *bun.DB) error {
 	ms := migrate.NewMigrations()
 	ms.Add(database.Step("20261121000100", "collections_init", func(ctx context.Context, tx bun.IDB) error {
-		pg := database.IsPostgres(tx)
-		amt := units.SQLType(pg)
-		ts := "TIMESTAMP"
-		if pg {
-			ts = "TIMESTAMPTZ"
-		}
+		amt, ts := units.SQLType(database.IsPostgres(tx)), database.TimestampType(tx)
 		return database.Exec(ctx, tx,
 			`CREATE TABLE collections (
 				id TEXT PRIMARY KEY,

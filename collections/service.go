@@ -87,8 +87,11 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Collection, error
 		return Collection{}, &ValidationError{Field: "amount", Message: "must be positive"}
 	}
 	amount, err := units.FromDecimal(in.Amount, asset.Precision)
-	if err != nil {
+	if errors.Is(err, units.ErrPrecision) {
 		return Collection{}, &ValidationError{Field: "amount", Message: fmt.Sprintf("at most %d decimal places for %s", asset.Precision, in.Token), Err: err}
+	}
+	if err != nil {
+		return Collection{}, &ValidationError{Field: "amount", Message: "is too large", Err: err}
 	}
 	ttl := in.TTL
 	if ttl == 0 {

@@ -90,6 +90,9 @@ func TestPayoutValidationErrors(t *testing.T) {
 		{"amount as garbage", `{` + ok + `,"amount":"ten"}`, 400, httpapi.CodeValidation, ""},
 		{"amount below minimum", `{` + ok + `,"amount":0.001}`, 400, httpapi.CodeValidation, "amount"},
 		{"too many decimals", `{` + ok + `,"amount":"1.0000001"}`, 400, httpapi.CodeValidation, "amount"},
+		{"absurd exponent", `{` + ok + `,"amount":1e999999999}`, 400, httpapi.CodeValidation, "amount"},
+		{"absurd negative exponent", `{` + ok + `,"amount":"1e-999999999"}`, 400, httpapi.CodeValidation, "amount"},
+		{"beyond uint256", `{` + ok + `,"amount":"1e80"}`, 400, httpapi.CodeValidation, "amount"},
 		{"unknown network", `{"network":"NOPE","token":"USDT","amount":"1","to_address":"0x56adfcc254ab3b8142a275c1837bcffaff5aa38b"}`, 400, httpapi.CodeValidation, "network"},
 		{"unknown token", `{"network":"EVM_LOCAL","token":"NOPE","amount":"1","to_address":"0x56adfcc254ab3b8142a275c1837bcffaff5aa38b"}`, 400, httpapi.CodeValidation, "token"},
 		{"invalid address", `{"network":"EVM_LOCAL","token":"USDT","amount":"1","to_address":"0x56ADfcc254ab3b8142a275c1837bcffaff5aa38b"}`, 422, httpapi.CodeValidation, "to_address"},
@@ -176,7 +179,7 @@ func TestCollectionPayoutBalancesAndTransactions(t *testing.T) {
 
 // FuzzCreatePayout: whatever the body, the API answers with its envelope and never a 500.
 func FuzzCreatePayout(f *testing.F) {
-	for _, s := range []string{`{}`, `{"amount":1e400}`, `{"amount":"NaN"}`, `{"amount":-0}`, `null`, `"x"`, `{"network":"EVM_LOCAL","token":"USDT","amount":"1","to_address":"0x0"}`, "\x00", `{"amount":99999999999999999999999999999999999999999999999999999999999999999999999999999999}`} {
+	for _, s := range []string{`{}`, `{"amount":1e400}`, `{"amount":"NaN"}`, `{"amount":-0}`, `null`, `"x"`, `{"network":"EVM_LOCAL","token":"USDT","amount":"1","to_address":"0x0"}`, "\x00", `{"amount":99999999999999999999999999999999999999999999999999999999999999999999999999999999}`, `{"network":"EVM_LOCAL","token":"USDT","amount":2e999999999,"to_address":"0x56adfcc254ab3b8142a275c1837bcffaff5aa38b"}`} {
 		f.Add([]byte(s))
 	}
 	env := testenv.New(f)

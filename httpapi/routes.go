@@ -16,12 +16,12 @@ import (
 )
 
 type createCollectionRequest struct {
-	Network    string           `json:"network"`
-	Token      string           `json:"token"`
-	Amount     *decimal.Decimal `json:"amount"`
-	TTLMinutes *int             `json:"ttl_minutes"`
-	Reference  string           `json:"reference"`
-	Metadata   map[string]any   `json:"metadata"`
+	Network    string         `json:"network"`
+	Token      string         `json:"token"`
+	Amount     amount         `json:"amount"`
+	TTLMinutes *int           `json:"ttl_minutes"`
+	Reference  string         `json:"reference"`
+	Metadata   map[string]any `json:"metadata"`
 }
 
 func (h *handler) createCollection(w http.ResponseWriter, r *http.Request, c caller) error {
@@ -34,14 +34,16 @@ func (h *handler) createCollection(w http.ResponseWriter, r *http.Request, c cal
 		return validation("network", "is required")
 	case req.Token == "":
 		return validation("token", "is required")
-	case req.Amount == nil:
-		return validation("amount", "is required")
+	}
+	amt, err := req.Amount.parse("amount")
+	if err != nil {
+		return err
 	}
 	in := collections.CreateInput{
 		MerchantID: c.Merchant.ID,
 		Network:    chains.NetworkID(req.Network),
 		Token:      req.Token,
-		Amount:     *req.Amount,
+		Amount:     amt,
 		Reference:  req.Reference,
 		Metadata:   req.Metadata,
 	}
@@ -91,11 +93,11 @@ func (h *handler) listCollections(w http.ResponseWriter, r *http.Request, c call
 }
 
 type createPayoutRequest struct {
-	Network           string           `json:"network"`
-	Token             string           `json:"token"`
-	Amount            *decimal.Decimal `json:"amount"`
-	ToAddress         string           `json:"to_address"`
-	MerchantReference string           `json:"merchant_reference"`
+	Network           string `json:"network"`
+	Token             string `json:"token"`
+	Amount            amount `json:"amount"`
+	ToAddress         string `json:"to_address"`
+	MerchantReference string `json:"merchant_reference"`
 }
 
 func (h *handler) createPayout(w http.ResponseWriter, r *http.Request, c caller) error {
@@ -108,16 +110,18 @@ func (h *handler) createPayout(w http.ResponseWriter, r *http.Request, c caller)
 		return validation("network", "is required")
 	case req.Token == "":
 		return validation("token", "is required")
-	case req.Amount == nil:
-		return validation("amount", "is required")
 	case req.ToAddress == "":
 		return validation("to_address", "is required")
+	}
+	amt, err := req.Amount.parse("amount")
+	if err != nil {
+		return err
 	}
 	p, err := h.cfg.Payouts.Create(r.Context(), payouts.CreateInput{
 		MerchantID:        c.Merchant.ID,
 		Network:           chains.NetworkID(req.Network),
 		Token:             req.Token,
-		Amount:            *req.Amount,
+		Amount:            amt,
 		ToAddress:         req.ToAddress,
 		MerchantReference: req.MerchantReference,
 		ClientIP:          clientIP(r),

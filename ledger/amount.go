@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/shopspring/decimal"
+
+	unitspkg "github.com/settle-go/settle/internal/units"
 )
 
 // units is an exact integer amount in an asset's base units, as stored: NUMERIC(78,0) on
@@ -16,9 +18,6 @@ type units struct{ v *big.Int }
 
 var (
 	zeroInt = new(big.Int)
-	// maxAmount is the largest amount in base units one posting or hold may carry: 2^256 − 1,
-	// the largest ERC-20 amount.
-	maxAmount = new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 256), big.NewInt(1))
 	// maxStored is the largest magnitude NUMERIC(78,0) holds: 10^78 − 1. Counters and running
 	// balances are kept below it.
 	maxStored = new(big.Int).Sub(new(big.Int).Exp(big.NewInt(10), big.NewInt(78), nil), big.NewInt(1))
@@ -57,32 +56,9 @@ func (u units) Value() (driver.Value, error) { return u.int().String(), nil }
 // Scan implements sql.Scanner from a decimal integer string (either store) or an int64. NULL
 // scans as zero.
 func (u *units) Scan(src any) error {
-	var s string
-	switch x := src.(type) {
-	case nil:
-		u.v = new(big.Int)
-		return nil
-	case int64:
-		u.v = big.NewInt(x)
-		return nil
-	case string:
-		s = x
-	case []byte:
-		s = string(x)
-	default:
-		return fmt.Errorf("ledger: cannot scan %T into an amount", src)
-	}
-	s = strings.TrimSpace(s)
-	// PostgreSQL may render NUMERIC(78,0) with a ".0…" tail in some paths; accept only zeros.
-	if i := strings.IndexByte(s, '.'); i >= 0 {
-		if strings.Trim(s[i+1:], "0") != "" {
-			return fmt.Errorf("ledger: stored amount %q is not an integer", s)
-		}
-		s = s[:i]
-	}
-	v, ok := new(big.Int).SetString(s, 10)
-	if !ok {
-		return fmt.Errorf("ledger: stored amount %q is not an integer", s)
+	v, err := unitspkg.Parse(src)
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
 	}
 	u.v = v
 	return nil
@@ -100,34 +76,11 @@ func toUnits(d decimal.Decimal, precision int32) (units, error) {
 
 // toUnitsNonNeg is toUnits allowing zero.
 func toUnitsNonNeg(d decimal.Decimal, precision int32) (units, error) {
-	if d.Sign() < 0 {
-		return units{}, fmt.Errorf("%w: %s is negative", ErrInvalidAmount, fmtAmount(d))
+	v, err := unitspkg.BaseUnits(d, precision)
+	if err != nil {
+		return units{}, fmt.Errorf("%w: %w", ErrInvalidAmount, err)
 	}
-	if d.Sign() == 0 {
-		return units{v: new(big.Int)}, nil
-	}
-	c := d.Coefficient() // a copy
-	shift := int64(d.Exponent()) + int64(precision)
-	digits := int64(len(c.String()))
-	if shift >= 0 {
-		if digits+shift > 79 {
-			return units{}, fmt.Errorf("%w: %s is too large", ErrInvalidAmount, fmtAmount(d))
-		}
-		c.Mul(c, new(big.Int).Exp(big.NewInt(10), big.NewInt(shift), nil))
-	} else {
-		if -shift > digits {
-			return units{}, fmt.Errorf("%w: %s has more than %d decimals", ErrInvalidAmount, fmtAmount(d), precision)
-		}
-		q, r := new(big.Int).QuoRem(c, new(big.Int).Exp(big.NewInt(10), big.NewInt(-shift), nil), new(big.Int))
-		if r.Sign() != 0 {
-			return units{}, fmt.Errorf("%w: %s has more than %d decimals", ErrInvalidAmount, fmtAmount(d), precision)
-		}
-		c = q
-	}
-	if c.Cmp(maxAmount) > 0 {
-		return units{}, fmt.Errorf("%w: %s exceeds 2^256-1 base units", ErrInvalidAmount, fmtAmount(d))
-	}
-	return units{v: c}, nil
+	return units{v: v}, nil
 }
 
 // canonDecimal is a canonical text for d, the same for 1.5 and 1.50, for request hashes.
@@ -142,9 +95,4 @@ func canonDecimal(d decimal.Decimal) string {
 
 // fmtAmount renders an amount from the caller for an error message, without expanding an absurd
 // exponent into a billion digits.
-func fmtAmount(d decimal.Decimal) string {
-	if e := d.Exponent(); e > 100 || e < -100 || len(d.Coefficient().String()) > 100 {
-		return canonDecimal(d)
-	}
-	return d.String()
-}
+func fmtAmount(d decimal.Decimal) string { return unitspkg.Format(d) }

@@ -60,6 +60,8 @@ func TestCreateRefusalsWriteNothing(t *testing.T) {
 	}{
 		{"below minimum", func(in *payouts.CreateInput) { in.Amount = dec("0.009") }, "amount", nil},
 		{"too many decimals", func(in *payouts.CreateInput) { in.Amount = dec("1.0000001") }, "amount", nil},
+		{"absurd exponent", func(in *payouts.CreateInput) { in.Amount = decimal.New(1, 999999999) }, "amount", nil},
+		{"absurd negative exponent", func(in *payouts.CreateInput) { in.Amount = decimal.New(1, -999999999) }, "amount", nil},
 		{"unknown network", func(in *payouts.CreateInput) { in.Network = "DOGE_MAINNET" }, "network", chains.ErrUnknownNetwork},
 		{"unknown token", func(in *payouts.CreateInput) { in.Token = "DOGE" }, "token", chains.ErrUnknownAsset},
 		{"bad checksum", func(in *payouts.CreateInput) { in.ToAddress = "0x56ADfcc254ab3b8142a275c1837bcffaff5aa38b" }, "to_address", chains.ErrInvalidAddress},

@@ -62,13 +62,9 @@ var errReferenceRace = errors.New("payouts: merchant_reference taken concurrentl
 // ledger.ErrInsufficientFunds), ErrReferenceConflict, or a database error. On error nothing is
 // written.
 func (s *Service) Create(ctx context.Context, in CreateInput) (Payout, error) {
-	network, asset, err := s.validate(ctx, in)
+	network, asset, amount, err := s.validate(ctx, in)
 	if err != nil {
 		return Payout{}, err
-	}
-	amount, err := units.FromDecimal(in.Amount, asset.Precision)
-	if err != nil {
-		return Payout{}, &ValidationError{Field: "amount", Message: fmt.Sprintf("at most %d decimal places for %s", asset.Precision, in.Token), Err: err}
 	}
 	if in.MerchantReference != "" {
 		if p, ok, err := s.byReference(ctx, in, amount); ok || err != nil {
@@ -146,34 +142,46 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Payout, error) {
 	return row.public(), nil
 }
 
-func (s *Service) validate(ctx context.Context, in CreateInput) (chains.Network, ledger.Asset, error) {
+func (s *Service) validate(ctx context.Context, in CreateInput) (chains.Network, ledger.Asset, units.Int, error) {
+	fail := func(field, msg string, err error) (chains.Network, ledger.Asset, units.Int, error) {
+		return nil, ledger.Asset{}, units.Int{}, &ValidationError{Field: field, Message: msg, Err: err}
+	}
 	if in.MerchantID == "" {
-		return nil, ledger.Asset{}, &ValidationError{Field: "merchant_id", Message: "is required"}
+		return fail("merchant_id", "is required", nil)
 	}
 	network, err := s.cfg.Chains.Get(in.Network)
 	if err != nil {
-		return nil, ledger.Asset{}, &ValidationError{Field: "network", Message: fmt.Sprintf("unknown network %q", in.Network), Err: err}
+		return fail("network", fmt.Sprintf("unknown network %q", in.Network), err)
 	}
 	if _, ok := network.(chains.Sender); !ok {
-		return nil, ledger.Asset{}, &ValidationError{Field: "network", Message: fmt.Sprintf("%s cannot send payouts", in.Network)}
+		return fail("network", fmt.Sprintf("%s cannot send payouts", in.Network), nil)
 	}
 	if _, err := chains.FindAsset(network, in.Token); err != nil {
-		return nil, ledger.Asset{}, &ValidationError{Field: "token", Message: fmt.Sprintf("%q is not carried on %s", in.Token, in.Network), Err: err}
+		return fail("token", fmt.Sprintf("%q is not carried on %s", in.Token, in.Network), err)
 	}
 	asset, err := s.cfg.Ledger.Asset(ctx, in.Token)
 	if err != nil {
-		return nil, ledger.Asset{}, &ValidationError{Field: "token", Message: fmt.Sprintf("%q is not a ledger asset", in.Token), Err: err}
+		return fail("token", fmt.Sprintf("%q is not a ledger asset", in.Token), err)
 	}
-	if in.Amount.LessThan(MinAmount) {
-		return nil, ledger.Asset{}, &ValidationError{Field: "amount", Message: "must be at least " + MinAmount.String()}
+	// Convert first, with the careful conversion: comparing decimals directly would expand an
+	// absurd exponent such as 1e999999999.
+	amount, err := units.FromDecimal(in.Amount, asset.Precision)
+	switch {
+	case errors.Is(err, units.ErrPrecision):
+		return fail("amount", fmt.Sprintf("at most %d decimal places for %s", asset.Precision, in.Token), err)
+	case err != nil:
+		return fail("amount", "must be at least "+MinAmount.String()+" and at most 2^256-1 base units", err)
+	}
+	if min, err := units.FromDecimal(MinAmount, asset.Precision); err == nil && amount.Cmp(min) < 0 {
+		return fail("amount", "must be at least "+MinAmount.String(), nil)
 	}
 	if in.ToAddress == "" {
-		return nil, ledger.Asset{}, &ValidationError{Field: "to_address", Message: "is required", Err: chains.ErrInvalidAddress}
+		return fail("to_address", "is required", chains.ErrInvalidAddress)
 	}
 	if err := network.ValidateAddress(in.ToAddress); err != nil {
-		return nil, ledger.Asset{}, &ValidationError{Field: "to_address", Message: err.Error(), Err: err}
+		return fail("to_address", err.Error(), err)
 	}
-	return network, asset, nil
+	return network, asset, amount, nil
 }
 
 // byReference returns the payout with in's merchant reference, if any: ok is true when one

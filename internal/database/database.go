@@ -133,3 +133,12 @@ func Step(name, comment string, up func(ctx context.Context, tx bun.IDB) error) 
 		Down: func(context.Context, *migrate.Migrator, *migrate.Migration) error { return nil },
 	}
 }
+
+// TimestampType is the column type for a point in time: TIMESTAMPTZ on PostgreSQL, TIMESTAMP on
+// SQLite (which bun stores as UTC text).
+func TimestampType(db bun.IDB) string {
+	if IsPostgres(db) {
+		return "TIMESTAMPTZ"
+	}
+	return "TIMESTAMP"
+}

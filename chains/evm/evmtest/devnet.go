@@ -135,7 +135,7 @@ func NewDevnet(ctx context.Context, signer *evm.HDSigner, opts ...Option) (d *De
 	}
 	d = &Devnet{
 		backend:  backend,
-		client:   backend.Client(),
+		client:   poolClient{backend.Client()},
 		hot:      hot,
 		customer: customer,
 		faucet:   faucet,
