@@ -235,9 +235,11 @@ func TestCrashDuringCreditLosesNothing(t *testing.T) {
 	require.Equal(t, 1, eventTypes(t, env)[webhooks.EventCollectionSuccessful])
 }
 
-// TestHotWalletTransfersAreNotDeposits: a gas top-up from the platform's hot wallet to a
-// collection address moves money inside custody and must not credit the merchant.
-func TestHotWalletTransfersAreNotDeposits(t *testing.T) {
+// TestInternalTransfersAreNotDeposits: a gas top-up from the platform's hot wallet to a
+// collection address, marked internal, moves money inside custody and must not credit the
+// merchant; an unmarked transfer from the same hot wallet (a payout from another merchant) is a
+// real deposit.
+func TestInternalTransfersAreNotDeposits(t *testing.T) {
 	env := testenv.New(t)
 	ctx := context.Background()
 	col, err := env.Collections.Create(ctx, collections.CreateInput{MerchantID: env.Merchant.ID, Network: chains.EVMLocal, Token: "USDT", Amount: usdt("5")})
@@ -245,18 +247,42 @@ func TestHotWalletTransfersAreNotDeposits(t *testing.T) {
 	hot, err := env.Network.HotWallet(ctx)
 	require.NoError(t, err)
 	eth := env.Network.Assets()[0]
-	tx, err := env.Network.SignTransfer(ctx, chains.TransferRequest{From: hot, To: col.Address, Asset: eth, Amount: big.NewInt(1e15)})
+	topUp, err := env.Network.SignTransfer(ctx, chains.TransferRequest{From: hot, To: col.Address, Asset: eth, Amount: big.NewInt(1e15)})
 	require.NoError(t, err)
-	require.NoError(t, env.Network.Broadcast(ctx, tx))
-	_, err = env.Chain.FundNative(ctx, col.Address, big.NewInt(2e15)) // someone else's ETH is a deposit
+	require.NoError(t, env.Collections.MarkInternal(ctx, chains.EVMLocal, topUp.Hash, "gas top-up"))
+	require.NoError(t, env.Network.Broadcast(ctx, topUp))
+	env.Chain.Commit()
+	payout, err := env.Network.SignTransfer(ctx, chains.TransferRequest{From: hot, To: col.Address, Asset: eth, Amount: big.NewInt(2e15)})
 	require.NoError(t, err)
+	require.NoError(t, env.Network.Broadcast(ctx, payout))
 	env.Chain.Mine(testenv.Confirmations)
 	require.NoError(t, env.Collections.Poll(ctx))
 	deps, err := env.Collections.Deposits(ctx, env.Merchant.ID, col.ID)
 	require.NoError(t, err)
-	require.Len(t, deps, 1, "only the outside transfer is a deposit")
-	require.True(t, deps[0].Amount.Equal(usdt("0.002")), "got %s", deps[0].Amount)
+	require.Len(t, deps, 1, "only the unmarked transfer is a deposit")
+	require.Equal(t, payout.Hash, deps[0].TxHash)
 	b, err := env.Ledger.Balance(ctx, ledger.MerchantAPI(env.Merchant.ID, "ETH").Code)
 	require.NoError(t, err)
-	require.True(t, b.Posted.Equal(usdt("0.002")))
+	require.True(t, b.Posted.Equal(usdt("0.002")), "ETH credited %s", b.Posted)
+}
+
+// TestOtherAssetIsCreditedButNotCounted: ETH sent to a USDT collection is credited in ETH and
+// does not count toward the USDT expected (the units differ).
+func TestOtherAssetIsCreditedButNotCounted(t *testing.T) {
+	env := testenv.New(t)
+	ctx := context.Background()
+	col, err := env.Collections.Create(ctx, collections.CreateInput{MerchantID: env.Merchant.ID, Network: chains.EVMLocal, Token: "USDT", Amount: usdt("100")})
+	require.NoError(t, err)
+	_, err = env.Chain.CustomerPay(ctx, "ETH", col.Address, big.NewInt(100_000_000)) // 1e-10 ETH: 100 in USDT base units
+	require.NoError(t, err)
+	env.Chain.Mine(testenv.Confirmations)
+	require.NoError(t, env.Collections.Poll(ctx))
+	got, err := env.Collections.Get(ctx, env.Merchant.ID, col.ID)
+	require.NoError(t, err)
+	require.Equal(t, collections.StatusCreated, got.Status)
+	require.True(t, got.Received.IsZero(), "received %s", got.Received)
+	b, err := env.Ledger.Balance(ctx, ledger.MerchantAPI(env.Merchant.ID, "ETH").Code)
+	require.NoError(t, err)
+	require.True(t, b.Posted.Equal(usdt("0.0000000001")), "ETH credited %s", b.Posted)
+	require.True(t, apiBalance(t, env).IsZero())
 }

@@ -73,6 +73,17 @@ func Migrate(ctx context.Context, db *bun.DB) error {
 			)`,
 		)
 	}))
+	ms.Add(database.Step("20261121000101", "collection_internal_txs", func(ctx context.Context, tx bun.IDB) error {
+		return database.Exec(ctx, tx,
+			`CREATE TABLE collection_internal_txs (
+				network TEXT NOT NULL,
+				tx_hash TEXT NOT NULL,
+				reason TEXT NOT NULL,
+				created_at `+database.TimestampType(tx)+` NOT NULL,
+				PRIMARY KEY (network, tx_hash)
+			)`,
+		)
+	}))
 	return database.Migrate(ctx, db, "collections", ms)
 }
 

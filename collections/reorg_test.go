@@ -57,3 +57,39 @@ func TestReorgBeforeConfirmation(t *testing.T) {
 	}
 	t.Logf("after the reorg the transaction is %s; the deposit is %s", st.State, deps[0].Status)
 }
+
+// TestReorgThatFlipsBack: the deposit's block is replaced by one without it (the deposit is
+// orphaned), then the original chain wins again: the deposit must come back and be credited once.
+func TestReorgThatFlipsBack(t *testing.T) {
+	env := testenv.New(t)
+	ctx := context.Background()
+	col, err := env.Collections.Create(ctx, collections.CreateInput{MerchantID: env.Merchant.ID, Network: chains.EVMLocal, Token: "USDT", Amount: usdt("10")})
+	require.NoError(t, err)
+	base, err := env.Network.Head(ctx)
+	require.NoError(t, err)
+	_, err = env.Chain.CustomerPay(ctx, "USDT", col.Address, testenv.Units(10))
+	require.NoError(t, err)
+	a1 := env.Chain.Commit()
+	require.NoError(t, env.Collections.Poll(ctx))
+
+	require.NoError(t, env.Chain.Fork(common.HexToHash(base.Hash)))
+	env.Chain.Rollback() // the replacement block leaves the transaction out
+	env.Chain.Commit()
+	require.NoError(t, env.Collections.Poll(ctx))
+	deps, err := env.Collections.Deposits(ctx, env.Merchant.ID, col.ID)
+	require.NoError(t, err)
+	require.Len(t, deps, 1)
+	require.Equal(t, collections.DepositOrphaned, deps[0].Status)
+
+	require.NoError(t, env.Chain.Fork(a1)) // the original block wins after all
+	env.Chain.Mine(testenv.Confirmations + 2)
+	for range 3 {
+		require.NoError(t, env.Collections.Poll(ctx))
+	}
+	deps, err = env.Collections.Deposits(ctx, env.Merchant.ID, col.ID)
+	require.NoError(t, err)
+	require.Len(t, deps, 1)
+	require.Equal(t, collections.DepositCredited, deps[0].Status)
+	require.Equal(t, a1.Hex(), deps[0].BlockHash)
+	require.True(t, apiBalance(t, env).Equal(usdt("10")))
+}

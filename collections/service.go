@@ -131,7 +131,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Collection, error
 		UpdatedAt:  now,
 	}
 	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		idx, err := nextIndex(ctx, tx, in.Network)
+		idx, err := nextIndex(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -161,18 +161,24 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Collection, error
 	return row.public(), nil
 }
 
+// allNetworks is the key of the one address counter.
+const allNetworks = "*"
+
 type cursorRow struct {
 	bun.BaseModel `bun:"table:collection_cursors"`
 	Network       string `bun:"network,pk"`
 	Height        int64  `bun:"height"`
 }
 
-// nextIndex allocates the next derivation index on network. Index 0 is left to the hot wallet.
-func nextIndex(ctx context.Context, tx bun.IDB, network chains.NetworkID) (int64, error) {
+// nextIndex allocates the next derivation index. Index 0 is left to the hot wallet. There is one
+// counter for every network, not one per network: networks that share a key (Ethereum, Polygon
+// and BNB Smart Chain behind one signer derive the same address at the same index) must never
+// hand one address to two collections. Gaps are harmless.
+func nextIndex(ctx context.Context, tx bun.IDB) (int64, error) {
 	var next int64
 	err := tx.NewRaw(`INSERT INTO collection_address_counters (network, next_index) VALUES (?, 2)
 		ON CONFLICT (network) DO UPDATE SET next_index = collection_address_counters.next_index + 1
-		RETURNING next_index`, string(network)).Scan(ctx, &next)
+		RETURNING next_index`, allNetworks).Scan(ctx, &next)
 	if err != nil {
 		return 0, fmt.Errorf("collections: allocate address index: %w", err)
 	}

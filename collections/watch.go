@@ -37,21 +37,24 @@ func (s *Service) Run(ctx context.Context) error {
 
 // Poll runs one pass over every network that can be watched: it scans new blocks for deposits to
 // watched addresses, follows the confirmations of deposits not yet credited (orphaning those a
-// reorg removed), credits the confirmed ones, and fails collections that expired unpaid. A pass
-// can be interrupted at any point and run again: every step is idempotent.
+// reorg removed), credits the confirmed ones, and then fails the network's collections that
+// expired unpaid (only after a successful scan, so that a node outage fails nothing). A pass can
+// be interrupted at any point and run again, also by several processes at once: every step is
+// idempotent.
 func (s *Service) Poll(ctx context.Context) error {
 	var errs []error
 	for _, n := range s.cfg.Chains.Networks() {
-		w, ok := n.(chains.Watcher)
-		if !ok {
-			continue
+		if w, ok := n.(chains.Watcher); ok {
+			if err := s.pollNetwork(ctx, n, w); err != nil {
+				// Expire nothing on a network that could not be scanned: a collection paid in
+				// time must not fail because the node was down.
+				errs = append(errs, fmt.Errorf("%s: %w", n.ID(), err))
+				continue
+			}
 		}
-		if err := s.pollNetwork(ctx, n, w); err != nil {
+		if err := s.expire(ctx, n.ID()); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", n.ID(), err))
 		}
-	}
-	if err := s.expire(ctx); err != nil {
-		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -91,16 +94,6 @@ func (s *Service) scan(ctx context.Context, n chains.Network, w chains.Watcher, 
 		byAddr[strings.ToLower(watched[i].Address)] = &watched[i]
 		addrs = append(addrs, watched[i].Address)
 	}
-	// Transfers from the platform's own hot wallet (such as gas top-ups before a sweep) move
-	// money inside custody: they are not customer deposits.
-	internal := map[string]bool{}
-	if snd, ok := n.(chains.Sender); ok {
-		hot, err := snd.HotWallet(ctx)
-		if err != nil {
-			return err
-		}
-		internal[strings.ToLower(hot)] = true
-	}
 	from := uint64(1)
 	if cursor+1 > need {
 		from = cursor + 1 - need
@@ -114,8 +107,15 @@ func (s *Service) scan(ctx context.Context, n chains.Network, w chains.Watcher, 
 			}
 			for _, d := range deps {
 				c := byAddr[strings.ToLower(d.To)]
-				if c == nil || internal[strings.ToLower(d.From)] {
+				if c == nil {
 					continue
+				}
+				internal, err := s.isInternal(ctx, n.ID(), d.TxHash)
+				if err != nil {
+					return err
+				}
+				if internal {
+					continue // a transfer between the platform's own addresses
 				}
 				if err := s.record(ctx, c, d); err != nil {
 					return err
@@ -169,12 +169,13 @@ func (s *Service) record(ctx context.Context, c *collectionRow, d chains.Deposit
 		UpdatedAt:     now,
 	}
 	// New deposits are inserted; a known one not yet credited follows its transaction into the
-	// block it is in now (after a reorg) and comes back from orphaned.
+	// block it is in now (after a reorg), and an orphaned one seen again in a canonical block
+	// (the reorg flipped back) comes back to confirming.
 	_, err = s.db.NewInsert().Model(row).
 		On("CONFLICT (network, tx_hash, tx_index) DO UPDATE").
 		Set("block_height = EXCLUDED.block_height, block_hash = EXCLUDED.block_hash, status = ?, updated_at = EXCLUDED.updated_at", string(DepositConfirming)).
 		Where("d.status <> ?", string(DepositCredited)).
-		Where("d.block_hash <> EXCLUDED.block_hash").
+		Where("(d.status = ? OR d.block_hash <> EXCLUDED.block_hash)", string(DepositOrphaned)).
 		Exec(ctx)
 	return err
 }
@@ -200,9 +201,10 @@ func (s *Service) confirm(ctx context.Context, n chains.Network, w chains.Watche
 		}
 		if !strings.EqualFold(b.Hash, d.BlockHash) {
 			s.log.WarnContext(ctx, "collections: deposit orphaned by reorg", "deposit", d.ID, "tx", d.TxHash, "height", height)
+			// Only the block we checked: a concurrent poller may have moved the deposit meanwhile.
 			if _, err := s.db.NewUpdate().Model((*depositRow)(nil)).
 				Set("status = ?, updated_at = ?", string(DepositOrphaned), s.cfg.Now().UTC()).
-				Where("id = ? AND status = ?", d.ID, string(DepositConfirming)).Exec(ctx); err != nil {
+				Where("id = ? AND status = ? AND block_hash = ?", d.ID, string(DepositConfirming), d.BlockHash).Exec(ctx); err != nil {
 				return err
 			}
 			continue
@@ -216,7 +218,7 @@ func (s *Service) confirm(ctx context.Context, n chains.Network, w chains.Watche
 			}
 			continue
 		}
-		if err := s.credit(ctx, d.ID, confs); err != nil {
+		if err := s.credit(ctx, d.ID, d.BlockHash, confs); err != nil {
 			return fmt.Errorf("credit deposit %s: %w", d.ID, err)
 		}
 	}
@@ -226,7 +228,7 @@ func (s *Service) confirm(ctx context.Context, n chains.Network, w chains.Watche
 // credit posts a confirmed deposit to the ledger and updates its collection, in one transaction.
 // It is idempotent: a deposit already credited is left alone, and the ledger entry carries the
 // deposit's on-chain identity as its idempotency key.
-func (s *Service) credit(ctx context.Context, depositID string, confs uint64) error {
+func (s *Service) credit(ctx context.Context, depositID, blockHash string, confs uint64) error {
 	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		var d depositRow
 		q := tx.NewSelect().Model(&d).Where("id = ?", depositID)
@@ -236,8 +238,8 @@ func (s *Service) credit(ctx context.Context, depositID string, confs uint64) er
 		if err := q.Scan(ctx); err != nil {
 			return err
 		}
-		if d.Status != string(DepositConfirming) {
-			return nil
+		if d.Status != string(DepositConfirming) || d.BlockHash != blockHash {
+			return nil // credited, orphaned or moved by a concurrent poller: the next pass decides
 		}
 		var c collectionRow
 		cq := tx.NewSelect().Model(&c).Where("id = ?", d.CollectionID)
@@ -275,9 +277,15 @@ func (s *Service) credit(ctx context.Context, depositID string, confs uint64) er
 			Where("id = ?", d.ID).Exec(ctx); err != nil {
 			return err
 		}
-		c.Received = c.Received.Add(d.Amount)
 		c.UpdatedAt = now
 		event := ""
+		if d.Token != c.Token {
+			// Another asset sent to the address: credited in its own asset above, flagged, and not
+			// counted toward the expected amount (the units differ).
+			s.log.WarnContext(ctx, "collections: deposit in another asset credited", "collection", c.ID, "deposit", d.ID, "token", d.Token, "want", c.Token)
+		} else {
+			c.Received = c.Received.Add(d.Amount)
+		}
 		if c.Status == string(StatusCreated) && c.Received.Cmp(c.Amount) >= 0 {
 			c.Status = string(StatusSuccessful)
 			c.PaidAt = &now
@@ -302,14 +310,15 @@ func (s *Service) credit(ctx context.Context, depositID string, confs uint64) er
 	})
 }
 
-// expire fails CREATED collections past their deadline that have no deposit on the way.
-func (s *Service) expire(ctx context.Context) error {
+// expire fails network's CREATED collections past their deadline that have no deposit on the
+// way. The no-deposit condition is part of the UPDATE itself, so a deposit recorded by a
+// concurrent poller between the two statements keeps the collection open.
+func (s *Service) expire(ctx context.Context, network chains.NetworkID) error {
 	now := s.cfg.Now().UTC()
 	var due []collectionRow
 	if err := s.db.NewSelect().Model(&due).
-		Where("status = ? AND expires_at <= ?", string(StatusCreated), now).
-		Where("NOT EXISTS (SELECT 1 FROM collection_deposits dd WHERE dd.collection_id = c.id AND dd.status = ?)", string(DepositConfirming)).
-		Limit(500).Scan(ctx); err != nil {
+		Where("network = ? AND status = ? AND expires_at <= ?", string(network), string(StatusCreated), now).
+		OrderExpr("expires_at").Limit(500).Scan(ctx); err != nil {
 		return err
 	}
 	for i := range due {
@@ -317,12 +326,14 @@ func (s *Service) expire(ctx context.Context) error {
 		err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 			res, err := tx.NewUpdate().Model((*collectionRow)(nil)).
 				Set("status = ?, updated_at = ?", string(StatusFailed), now).
-				Where("id = ? AND status = ?", c.ID, string(StatusCreated)).Exec(ctx)
+				Where("id = ? AND status = ?", c.ID, string(StatusCreated)).
+				Where("NOT EXISTS (SELECT 1 FROM collection_deposits dd WHERE dd.collection_id = ? AND dd.status = ?)", c.ID, string(DepositConfirming)).
+				Exec(ctx)
 			if err != nil {
 				return err
 			}
 			if n, _ := res.RowsAffected(); n == 0 {
-				return nil // paid or failed meanwhile
+				return nil // paid, failed, or a deposit is confirming
 			}
 			c.Status, c.UpdatedAt = string(StatusFailed), now
 			_, err = s.cfg.Webhooks.EnqueueTx(ctx, tx, webhooks.EventInput{

@@ -177,7 +177,7 @@ func run(ctx context.Context, dsn string, verbose bool) error {
 	if err != nil {
 		return err
 	}
-	if err := sweep(ctx, chain, network, col.Address, hot, usdt); err != nil {
+	if err := sweep(ctx, st, chain, network, col.Address, hot, usdt); err != nil {
 		return fmt.Errorf("sweep: %w", err)
 	}
 	step("sweep", "100 %s moved from %s to hot wallet %s", token, col.Address, hot)
@@ -220,7 +220,7 @@ func run(ctx context.Context, dsn string, verbose bool) error {
 	}
 
 	// 8. The ledger, the chain, and the checks.
-	return reconcile(ctx, st, chain, network, []string{hot, col.Address}, dest, start)
+	return reconcile(ctx, st, network, merchant.ID, []string{hot, col.Address}, dest, start)
 }
 
 func step(stage, format string, args ...any) {
@@ -255,8 +255,10 @@ func waitFor(ctx context.Context, cond func() bool) error {
 }
 
 // sweep tops up the collection address's gas from the hot wallet, then sends its whole token
-// balance to the hot wallet. Both transfers are internal to custody: the ledger does not change.
-func sweep(ctx context.Context, chain *evmtest.Devnet, network *evm.Network, from, hot string, asset chains.Asset) error {
+// balance to the hot wallet. Both transfers are internal to custody: they are marked as such
+// before they are sent, so that the watcher takes neither for a deposit, and the ledger does not
+// change.
+func sweep(ctx context.Context, st *settle.Settle, chain *evmtest.Devnet, network *evm.Network, from, hot string, asset chains.Asset) error {
 	bal, err := network.Balance(ctx, from, asset)
 	if err != nil {
 		return err
@@ -266,11 +268,17 @@ func sweep(ctx context.Context, chain *evmtest.Devnet, network *evm.Network, fro
 	if err != nil {
 		return err
 	}
+	if err := st.Collections.MarkInternal(ctx, network.ID(), gas.Hash, "gas top-up before sweep"); err != nil {
+		return err
+	}
 	if err := sendAndConfirm(ctx, chain, network, gas); err != nil {
 		return err
 	}
 	tx, err := network.SignTransfer(ctx, chains.TransferRequest{From: from, To: hot, Asset: asset, Amount: bal})
 	if err != nil {
+		return err
+	}
+	if err := st.Collections.MarkInternal(ctx, network.ID(), tx.Hash, "sweep to hot wallet"); err != nil {
 		return err
 	}
 	return sendAndConfirm(ctx, chain, network, tx)
@@ -310,7 +318,7 @@ func apiBalance(ctx context.Context, api *client) (decimal.Decimal, error) {
 }
 
 // reconcile prints the ledger and the on-chain balances and checks that they agree.
-func reconcile(ctx context.Context, st *settle.Settle, chain *evmtest.Devnet, network *evm.Network, platform []string, dest string, start time.Time) error {
+func reconcile(ctx context.Context, st *settle.Settle, network *evm.Network, merchantID string, platform []string, dest string, start time.Time) error {
 	fmt.Println("\nledger postings (balance before → after, in each account's normal direction):")
 	var after int64
 	for {
@@ -354,6 +362,12 @@ func reconcile(ctx context.Context, st *settle.Settle, chain *evmtest.Devnet, ne
 	}
 	if d, _ := network.Balance(ctx, dest, usdt); usdt.ToDecimal(d).Cmp(decimal.NewFromInt(40)) != 0 {
 		problems = append(problems, fmt.Sprintf("payout destination holds %s, want 40", usdt.ToDecimal(d)))
+	}
+	// The sweep's gas top-up moved ETH inside custody: it must not have credited the merchant.
+	if b, err := st.Ledger.Balance(ctx, ledger.MerchantAPI(merchantID, "ETH").Code); err == nil && !b.Posted.IsZero() {
+		problems = append(problems, fmt.Sprintf("merchant credited %s ETH by an internal transfer", b.Posted))
+	} else if err != nil && !errors.Is(err, ledger.ErrNotFound) {
+		return err
 	}
 	report, err := st.Ledger.Verify(ctx)
 	if err != nil {
