@@ -236,3 +236,13 @@ func DefaultConfirmations(n NetworkID) uint64 {
 		return 1
 	}
 }
+
+// IsTestnet reports whether id is a test or development network, where coins have no value:
+// test-mode API keys may use only these.
+func (id NetworkID) IsTestnet() bool {
+	switch id {
+	case BitcoinTestnet, EthereumSepolia, EVMLocal:
+		return true
+	}
+	return false
+}

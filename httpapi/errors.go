@@ -33,8 +33,10 @@ func toAPIError(err error) *apiError {
 		return &apiError{Status: http.StatusBadRequest, Code: CodeInsufficientBalance, Message: "Insufficient balance"}
 	case errors.Is(err, ledger.ErrInvalidAmount):
 		return validation("amount", "is not a valid amount for this token")
-	case errors.Is(err, payouts.ErrReferenceConflict), errors.Is(err, ledger.ErrIdempotencyConflict):
-		return &apiError{Status: http.StatusConflict, Code: CodeConflict, Message: err.Error()}
+	case errors.Is(err, payouts.ErrReferenceConflict):
+		return &apiError{Status: http.StatusConflict, Code: CodeConflict, Message: "merchant_reference was already used for a different payout"}
+	case errors.Is(err, ledger.ErrIdempotencyConflict):
+		return &apiError{Status: http.StatusConflict, Code: CodeConflict, Message: "the request repeats an earlier one with different content"}
 	case errors.Is(err, payouts.ErrNotFound), errors.Is(err, collections.ErrNotFound), errors.Is(err, ledger.ErrNotFound):
 		return &apiError{Status: http.StatusNotFound, Code: CodeNotFound, Message: "Resource not found"}
 	case errors.Is(err, merchants.ErrInvalidAPIKey):

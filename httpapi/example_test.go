@@ -26,7 +26,7 @@ func Example() {
 	}
 	defer st.Close()
 	m, _ := st.Merchants.Create(ctx, "Example Store")
-	_, key, _ := st.Merchants.CreateAPIKey(ctx, m.ID, merchants.Test)
+	_, key, _ := st.Merchants.CreateAPIKey(ctx, m.ID, merchants.Live)
 
 	mux := http.NewServeMux()
 	mux.Handle("/payments/", st.Handler())

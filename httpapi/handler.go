@@ -106,6 +106,19 @@ type caller struct {
 	Key      merchants.APIKey
 }
 
+// mayUse refuses a test-mode key on a network where coins have value, so that a test key leaked
+// from a CI log can never move real funds. An unknown network is left to the flow's validation.
+func (h *handler) mayUse(c caller, network chains.NetworkID) error {
+	if _, err := h.cfg.Chains.Get(network); err != nil {
+		return nil
+	}
+	if c.Key.Mode == merchants.Test && !network.IsTestnet() {
+		return &apiError{Status: http.StatusForbidden, Code: CodePermission,
+			Message: fmt.Sprintf("a test-mode API key cannot use %s: use a live key, or a test network", network)}
+	}
+	return nil
+}
+
 // auth resolves the X-API-Key header to a merchant, or answers 401.
 func (h *handler) auth(next func(http.ResponseWriter, *http.Request, caller) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

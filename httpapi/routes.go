@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
@@ -39,6 +40,9 @@ func (h *handler) createCollection(w http.ResponseWriter, r *http.Request, c cal
 	if err != nil {
 		return err
 	}
+	if err := h.mayUse(c, chains.NetworkID(req.Network)); err != nil {
+		return err
+	}
 	in := collections.CreateInput{
 		MerchantID: c.Merchant.ID,
 		Network:    chains.NetworkID(req.Network),
@@ -48,8 +52,8 @@ func (h *handler) createCollection(w http.ResponseWriter, r *http.Request, c cal
 		Metadata:   req.Metadata,
 	}
 	if req.TTLMinutes != nil {
-		if *req.TTLMinutes <= 0 {
-			return validation("ttl_minutes", "must be positive")
+		if *req.TTLMinutes < 1 || *req.TTLMinutes > int(collections.MaxTTL/time.Minute) {
+			return validation("ttl_minutes", fmt.Sprintf("must be between 1 and %d", int(collections.MaxTTL/time.Minute)))
 		}
 		in.TTL = time.Duration(*req.TTLMinutes) * time.Minute
 	}
@@ -115,6 +119,9 @@ func (h *handler) createPayout(w http.ResponseWriter, r *http.Request, c caller)
 	}
 	amt, err := req.Amount.parse("amount")
 	if err != nil {
+		return err
+	}
+	if err := h.mayUse(c, chains.NetworkID(req.Network)); err != nil {
 		return err
 	}
 	p, err := h.cfg.Payouts.Create(r.Context(), payouts.CreateInput{

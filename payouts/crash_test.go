@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -88,4 +89,51 @@ func TestBroadcastInterruptedNeverPaysTwice(t *testing.T) {
 			require.True(t, available(t, env).Equal(dec("85")))
 		})
 	}
+}
+
+// TestLostTransactionHoldsBackNewSigning: when the node forgets a broadcast payout (dropped from
+// its pool), no new payout is signed, since it would take the lost one's nonce; the lost one is
+// sent again (the same bytes) after RebroadcastAfter, and then both complete, each paid once.
+func TestLostTransactionHoldsBackNewSigning(t *testing.T) {
+	env := testenv.New(t, evmtestHotTokens())
+	env.Fund(t, 100)
+	ctx := context.Background()
+	now := time.Now()
+	svc, err := payouts.New(env.DB, payouts.Config{
+		Ledger: env.Ledger, Chains: env.Chains, Webhooks: env.Webhooks, Now: func() time.Time { return now },
+		Confirmations: map[chains.NetworkID]uint64{chains.EVMLocal: testenv.Confirmations},
+	})
+	require.NoError(t, err)
+	usdt := env.USDT(t)
+	start, err := env.Network.Balance(ctx, dest, usdt)
+	require.NoError(t, err)
+
+	a, err := svc.Create(ctx, input(env, "10"))
+	require.NoError(t, err)
+	require.NoError(t, svc.Process(ctx))
+	env.Chain.Rollback() // the node forgets A
+
+	b, err := svc.Create(ctx, input(env, "20"))
+	require.NoError(t, err)
+	require.NoError(t, svc.Process(ctx))
+	env.Chain.Mine(testenv.Confirmations)
+	require.NoError(t, svc.Process(ctx))
+	b, err = svc.Get(ctx, env.Merchant.ID, b.ID)
+	require.NoError(t, err)
+	require.Equal(t, payouts.StageQueued, b.Stage, "signed while an earlier transaction was missing: nonce collision")
+
+	now = now.Add(2 * time.Minute) // past RebroadcastAfter: A is sent again
+	for i := 0; i < 6; i++ {
+		require.NoError(t, svc.Process(ctx))
+		env.Chain.Mine(testenv.Confirmations)
+	}
+	for _, id := range []string{a.ID, b.ID} {
+		p, err := svc.Get(ctx, env.Merchant.ID, id)
+		require.NoError(t, err)
+		require.Equal(t, payouts.StatusCompleted, p.Status, "payout %s", id)
+	}
+	end, err := env.Network.Balance(ctx, dest, usdt)
+	require.NoError(t, err)
+	require.Equal(t, testenv.Units(30).String(), end.Sub(end, start).String(), "each payout paid exactly once")
+	require.True(t, available(t, env).Equal(dec("70")))
 }

@@ -2,10 +2,12 @@ package payouts
 
 import (
 	"context"
+	"database/sql/driver"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"sync"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -52,13 +54,36 @@ func (s *Service) Process(ctx context.Context) error {
 }
 
 func (s *Service) processNetwork(ctx context.Context, id chains.NetworkID, sender chains.Sender) error {
+	// One worker per network in this process, and (PostgreSQL) in every process: nonces come
+	// from the chain, so two signers at once could give two payouts one nonce.
+	mu := s.networkMutex(id)
+	if !mu.TryLock() {
+		return nil
+	}
+	defer mu.Unlock()
 	unlock, ok, err := s.lockNetwork(ctx, id)
 	if err != nil || !ok {
 		return err // another process works this network now
 	}
 	defer unlock()
 
-	// 1. Signed but not yet broadcast (a crash or a node error came between): send the stored bytes.
+	var errs []error
+	// 1. Broadcast: follow each to a final state. One payout's trouble does not stop the others.
+	var sent []payoutRow
+	if err := s.db.NewSelect().Model(&sent).Where("network = ? AND stage = ?", string(id), string(StageBroadcast)).
+		OrderExpr("nonce, created_at").Scan(ctx); err != nil {
+		return err
+	}
+	lost := false // a broadcast transaction the node does not know
+	for i := range sent {
+		unknown, err := s.follow(ctx, id, sender, &sent[i])
+		if err != nil {
+			s.log.ErrorContext(ctx, "payouts: follow", "payout", sent[i].ID, "tx", sent[i].TxHash, "err", err)
+			errs = append(errs, err)
+		}
+		lost = lost || unknown || err != nil
+	}
+	// 2. Signed but not yet broadcast (a crash or a node error came between): send the stored bytes.
 	var signed []payoutRow
 	if err := s.db.NewSelect().Model(&signed).Where("network = ? AND stage = ?", string(id), string(StageSigned)).
 		OrderExpr("nonce, created_at").Scan(ctx); err != nil {
@@ -66,21 +91,15 @@ func (s *Service) processNetwork(ctx context.Context, id chains.NetworkID, sende
 	}
 	for i := range signed {
 		if err := s.broadcast(ctx, sender, &signed[i]); err != nil {
-			return err // do not sign more while one is unsent: its nonce would be reused
+			return errors.Join(append(errs, err)...) // do not sign more while one is unsent
 		}
 	}
-	// 2. Broadcast: follow to a final state.
-	var sent []payoutRow
-	if err := s.db.NewSelect().Model(&sent).Where("network = ? AND stage = ?", string(id), string(StageBroadcast)).
-		OrderExpr("created_at").Scan(ctx); err != nil {
-		return err
+	// 3. Queued: sign, store, broadcast, one at a time, but only while every earlier transaction
+	// is known to the node: a new transaction signed with the node's pending nonce while an
+	// earlier one is missing would take that one's nonce, and the two payouts would collide.
+	if lost {
+		return errors.Join(errs...)
 	}
-	for i := range sent {
-		if err := s.follow(ctx, id, sender, &sent[i]); err != nil {
-			return err
-		}
-	}
-	// 3. Queued: sign, store, broadcast, one at a time.
 	var queued []payoutRow
 	if err := s.db.NewSelect().Model(&queued).Where("network = ? AND stage = ?", string(id), string(StageQueued)).
 		OrderExpr("created_at, id").Limit(100).Scan(ctx); err != nil {
@@ -88,15 +107,20 @@ func (s *Service) processNetwork(ctx context.Context, id chains.NetworkID, sende
 	}
 	for i := range queued {
 		if err := s.sign(ctx, id, sender, &queued[i]); err != nil {
-			return err
+			return errors.Join(append(errs, err)...)
 		}
 		if queued[i].Stage == string(StageSigned) {
 			if err := s.broadcast(ctx, sender, &queued[i]); err != nil {
-				return err
+				return errors.Join(append(errs, err)...)
 			}
 		}
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+func (s *Service) networkMutex(id chains.NetworkID) *sync.Mutex {
+	mu, _ := s.workers.LoadOrStore(id, &sync.Mutex{})
+	return mu.(*sync.Mutex)
 }
 
 // sign builds and signs p's transfer and stores the signed transaction before anything is sent.
@@ -158,24 +182,32 @@ func (s *Service) broadcast(ctx context.Context, sender chains.Sender, p *payout
 	return nil
 }
 
-func (s *Service) follow(ctx context.Context, id chains.NetworkID, sender chains.Sender, p *payoutRow) error {
+// follow moves a broadcast payout on: COMPLETED once its transaction has the required
+// confirmations, FAILED once a reverted transaction has as many (a shallower revert could be
+// undone by a reorg that re-includes the transaction successfully). unknown is true when the node
+// does not know the transaction; it is sent again (the same bytes) once RebroadcastAfter passed.
+func (s *Service) follow(ctx context.Context, id chains.NetworkID, sender chains.Sender, p *payoutRow) (unknown bool, err error) {
 	st, err := sender.TxStatus(ctx, p.TxHash)
 	if err != nil {
-		return fmt.Errorf("status of payout %s: %w", p.ID, err)
+		return false, fmt.Errorf("status of payout %s: %w", p.ID, err)
 	}
+	need := s.confirmations(id)
 	switch st.State {
 	case chains.TxConfirmed:
-		if st.Confirmations >= s.confirmations(id) {
-			return s.complete(ctx, p)
+		if st.Confirmations >= need {
+			return false, s.complete(ctx, p)
 		}
 	case chains.TxFailed:
-		return s.fail(ctx, p, "transaction reverted on chain")
+		if st.Confirmations >= need {
+			return false, s.fail(ctx, p, "transaction reverted on chain")
+		}
 	case chains.TxUnknown:
 		if p.BroadcastAt == nil || s.cfg.Now().Sub(*p.BroadcastAt) >= s.cfg.RebroadcastAfter {
-			return s.broadcast(ctx, sender, p) // the same signed bytes: never a second payment
+			return true, s.broadcast(ctx, sender, p) // the same signed bytes: never a second payment
 		}
+		return true, nil
 	}
-	return nil
+	return false, nil
 }
 
 // complete captures the hold in full (the tokens left custody) and emits payout.successful.
@@ -256,7 +288,11 @@ func (s *Service) lockNetwork(ctx context.Context, id chains.NetworkID) (unlock 
 		return nil, false, err
 	}
 	return func() {
-		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(?)", key)
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(?)", key); err != nil {
+			// Never hand a connection that may still hold the lock back to the pool: every
+			// other process would wait for it forever. Dropping the connection frees the lock.
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
 		_ = conn.Close()
 	}, true, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -19,9 +20,10 @@ import (
 
 // Service creates and processes payouts. It is safe for concurrent use.
 type Service struct {
-	db  *bun.DB
-	cfg Config
-	log *slog.Logger
+	db      *bun.DB
+	cfg     Config
+	log     *slog.Logger
+	workers sync.Map // chains.NetworkID → *sync.Mutex: one processor per network in this process
 }
 
 // New returns a Service. The tables must exist (Migrate). Errors: a required Config field is nil.
@@ -88,6 +90,20 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Payout, error) {
 		UpdatedAt:         now,
 	}
 	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		// The payout row first: with a merchant reference, a concurrent request with the same
+		// reference waits here on the unique index and then inserts nothing, before it could hold
+		// any funds.
+		q := tx.NewInsert().Model(row)
+		if in.MerchantReference != "" {
+			q = q.On("CONFLICT (merchant_id, merchant_reference) DO NOTHING")
+		}
+		res, err := q.Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return errReferenceRace // the other request's payout stands
+		}
 		api, err := s.cfg.Ledger.EnsureAccountTx(ctx, tx, ledger.MerchantAPI(in.MerchantID, in.Token))
 		if err != nil {
 			return err
@@ -97,12 +113,11 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Payout, error) {
 			return err
 		}
 		hold, err := s.cfg.Ledger.HoldTx(ctx, tx, ledger.HoldInput{
-			IdempotencyKey: "payout:" + row.ID,
-			Debit:          api.Code,
-			Credit:         custody.Code,
-			Amount:         in.Amount,
-			Description:    "payout " + row.ID,
-			Metadata:       map[string]any{"payout_id": row.ID, "to_address": in.ToAddress},
+			Debit:       api.Code,
+			Credit:      custody.Code,
+			Amount:      in.Amount,
+			Description: "payout " + row.ID,
+			Metadata:    map[string]any{"payout_id": row.ID, "to_address": in.ToAddress},
 		})
 		if errors.Is(err, ledger.ErrInsufficientFunds) {
 			return fmt.Errorf("%w: %w", ErrInsufficientBalance, err)
@@ -117,21 +132,14 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Payout, error) {
 		if row.BalanceAfter, err = units.FromDecimal(hold.AvailableAfter, asset.Precision); err != nil {
 			return err
 		}
-		q := tx.NewInsert().Model(row)
-		if in.MerchantReference != "" {
-			q = q.On("CONFLICT (merchant_id, merchant_reference) DO NOTHING")
-		}
-		res, err := q.Exec(ctx)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return errReferenceRace // roll the hold back; the other request's payout stands
-		}
-		return nil
+		_, err = tx.NewUpdate().Model(row).Column("hold_id", "balance_before", "balance_after").WherePK().Exec(ctx)
+		return err
 	})
 	if errors.Is(err, errReferenceRace) {
-		p, _, err := s.byReference(ctx, in, amount)
+		p, ok, err := s.byReference(ctx, in, amount)
+		if err == nil && !ok {
+			err = fmt.Errorf("payouts: merchant_reference %q conflicted but no payout holds it", in.MerchantReference)
+		}
 		return p, err
 	}
 	if err != nil {
