@@ -12,6 +12,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/settle-go/settle/chains"
+	"github.com/settle-go/settle/internal/database"
 	"github.com/settle-go/settle/internal/ids"
 	"github.com/settle-go/settle/internal/units"
 	"github.com/settle-go/settle/webhooks"
@@ -130,7 +131,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Collection, error
 		CreatedAt:  now,
 		UpdatedAt:  now,
 	}
-	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err = database.RunInTx(ctx, s.db, 0, s.log, func(ctx context.Context, tx bun.Tx) error {
 		idx, err := nextIndex(ctx, tx)
 		if err != nil {
 			return err

@@ -229,7 +229,7 @@ func (s *Service) confirm(ctx context.Context, n chains.Network, w chains.Watche
 // It is idempotent: a deposit already credited is left alone, and the ledger entry carries the
 // deposit's on-chain identity as its idempotency key.
 func (s *Service) credit(ctx context.Context, depositID, blockHash string, confs uint64) error {
-	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	return database.RunInTx(ctx, s.db, 0, s.log, func(ctx context.Context, tx bun.Tx) error {
 		var d depositRow
 		q := tx.NewSelect().Model(&d).Where("id = ?", depositID)
 		if database.IsPostgres(tx) {
@@ -323,7 +323,7 @@ func (s *Service) expire(ctx context.Context, network chains.NetworkID) error {
 	}
 	for i := range due {
 		c := &due[i]
-		err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		err := database.RunInTx(ctx, s.db, 0, s.log, func(ctx context.Context, tx bun.Tx) error {
 			res, err := tx.NewUpdate().Model((*collectionRow)(nil)).
 				Set("status = ?, updated_at = ?", string(StatusFailed), now).
 				Where("id = ? AND status = ?", c.ID, string(StatusCreated)).

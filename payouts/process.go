@@ -212,7 +212,7 @@ func (s *Service) follow(ctx context.Context, id chains.NetworkID, sender chains
 
 // complete captures the hold in full (the tokens left custody) and emits payout.successful.
 func (s *Service) complete(ctx context.Context, p *payoutRow) error {
-	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	return database.RunInTx(ctx, s.db, 0, s.log, func(ctx context.Context, tx bun.Tx) error {
 		now := s.cfg.Now().UTC()
 		res, err := tx.NewUpdate().Model((*payoutRow)(nil)).
 			Set("status = ?, stage = ?, completed_at = ?, updated_at = ?", string(StatusCompleted), string(StageDone), now, now).
@@ -242,7 +242,7 @@ func (s *Service) complete(ctx context.Context, p *payoutRow) error {
 
 // fail voids the hold (the funds are available again) and emits payout.failed.
 func (s *Service) fail(ctx context.Context, p *payoutRow, reason string) error {
-	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	return database.RunInTx(ctx, s.db, 0, s.log, func(ctx context.Context, tx bun.Tx) error {
 		now := s.cfg.Now().UTC()
 		res, err := tx.NewUpdate().Model((*payoutRow)(nil)).
 			Set("status = ?, stage = ?, failure_reason = ?, updated_at = ?", string(StatusFailed), string(StageDone), reason, now).

@@ -13,6 +13,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/settle-go/settle/chains"
+	"github.com/settle-go/settle/internal/database"
 	"github.com/settle-go/settle/internal/ids"
 	"github.com/settle-go/settle/internal/units"
 	"github.com/settle-go/settle/ledger"
@@ -89,7 +90,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Payout, error) {
 		CreatedAt:         now,
 		UpdatedAt:         now,
 	}
-	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err = database.RunInTx(ctx, s.db, 0, s.log, func(ctx context.Context, tx bun.Tx) error {
 		// The payout row first: with a merchant reference, a concurrent request with the same
 		// reference waits here on the unique index and then inserts nothing, before it could hold
 		// any funds.
