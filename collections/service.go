@@ -201,13 +201,12 @@ func (s *Service) Get(ctx context.Context, merchantID, id string) (Collection, e
 
 // List returns merchantID's collections, newest first, and the total matching f.
 func (s *Service) List(ctx context.Context, merchantID string, f ListFilter) ([]Collection, int, error) {
-	page, limit := pageLimit(f.Page, f.Limit)
 	var rows []collectionRow
 	q := s.db.NewSelect().Model(&rows).Where("merchant_id = ?", merchantID)
 	if f.Status != "" {
 		q = q.Where("status = ?", string(f.Status))
 	}
-	total, err := q.OrderExpr("created_at DESC, id DESC").Limit(int64(limit)).Offset(int64((page - 1) * limit)).ScanAndCount(ctx)
+	total, err := database.Paginate(q, f.Page, f.Limit).ScanAndCount(ctx)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -230,17 +229,4 @@ func (s *Service) Deposits(ctx context.Context, merchantID, id string) ([]Deposi
 		out[i] = rows[i].public()
 	}
 	return out, nil
-}
-
-func pageLimit(page, limit int) (int, int) {
-	if page < 1 {
-		page = 1
-	}
-	if limit <= 0 {
-		limit = 20
-	}
-	if limit > 100 {
-		limit = 100
-	}
-	return page, limit
 }

@@ -226,20 +226,12 @@ func (s *Service) Get(ctx context.Context, merchantID, id string) (Payout, error
 
 // List returns merchantID's payouts, newest first, and the total matching f.
 func (s *Service) List(ctx context.Context, merchantID string, f ListFilter) ([]Payout, int, error) {
-	page, limit := f.Page, f.Limit
-	if page < 1 {
-		page = 1
-	}
-	if limit <= 0 {
-		limit = 20
-	}
-	limit = min(limit, 100)
 	var rows []payoutRow
 	q := s.db.NewSelect().Model(&rows).Where("merchant_id = ?", merchantID)
 	if f.Status != "" {
 		q = q.Where("status = ?", string(f.Status))
 	}
-	total, err := q.OrderExpr("created_at DESC, id DESC").Limit(int64(limit)).Offset(int64((page - 1) * limit)).ScanAndCount(ctx)
+	total, err := database.Paginate(q, f.Page, f.Limit).ScanAndCount(ctx)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -142,3 +142,16 @@ func TimestampType(db bun.IDB) string {
 	}
 	return "TIMESTAMP"
 }
+
+// Paginate orders q newest first (created_at, then id, descending) and selects page (from 1;
+// default 1) of limit rows (default 20, at most 100).
+func Paginate(q *bun.SelectQuery, page, limit int) *bun.SelectQuery {
+	if page < 1 {
+		page = 1
+	}
+	if limit <= 0 {
+		limit = 20
+	}
+	limit = min(limit, 100)
+	return q.OrderExpr("created_at DESC, id DESC").Limit(int64(limit)).Offset(int64((page - 1) * limit))
+}
