@@ -58,6 +58,7 @@ type AddressError struct {
 	Reason  string // such as "bad EIP-55 checksum", "want 0x and 40 hex digits"
 }
 
+// Error says which address on which network is invalid, and why.
 func (e *AddressError) Error() string {
 	return fmt.Sprintf("chains: invalid %s address %q: %s", e.Network, e.Address, e.Reason)
 }

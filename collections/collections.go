@@ -53,6 +53,7 @@ type ValidationError struct {
 	Err     error
 }
 
+// Error names the field and the problem.
 func (e *ValidationError) Error() string {
 	return fmt.Sprintf("collections: %s: %s", e.Field, e.Message)
 }

@@ -72,6 +72,7 @@ type ValidationError struct {
 	Err     error
 }
 
+// Error names the field and the problem.
 func (e *ValidationError) Error() string { return fmt.Sprintf("payouts: %s: %s", e.Field, e.Message) }
 
 // Unwrap returns ErrValidation and the cause, if any.
