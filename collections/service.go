@@ -105,14 +105,21 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Collection, error
 	if !ok {
 		return Collection{}, &ValidationError{Field: "network", Message: "cannot hand out addresses", Err: ErrNoDeriver}
 	}
-	// Learn the chain head before the transaction, so that the watcher starts from here.
+	// The network's first collection starts the watcher here: learn the head before the
+	// transaction (later collections find the cursor set and skip the node call).
 	var head uint64
 	if w, ok := network.(chains.Watcher); ok {
-		b, err := w.Head(ctx)
+		watched, err := s.db.NewSelect().Model((*cursorRow)(nil)).Where("network = ?", string(in.Network)).Exists(ctx)
 		if err != nil {
-			return Collection{}, fmt.Errorf("collections: read head of %s: %w", in.Network, err)
+			return Collection{}, err
 		}
-		head = b.Height
+		if !watched {
+			b, err := w.Head(ctx)
+			if err != nil {
+				return Collection{}, fmt.Errorf("collections: read head of %s: %w", in.Network, err)
+			}
+			head = b.Height
+		}
 	}
 
 	now := s.cfg.Now().UTC()
