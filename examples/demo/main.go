@@ -28,6 +28,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"text/tabwriter"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -320,6 +321,8 @@ func apiBalance(ctx context.Context, api *client) (decimal.Decimal, error) {
 // reconcile prints the ledger and the on-chain balances and checks that they agree.
 func reconcile(ctx context.Context, st *settle.Settle, network *evm.Network, merchantID string, platform []string, dest string, start time.Time) error {
 	fmt.Println("\nledger postings (balance before → after, in each account's normal direction):")
+	tw := tabwriter.NewWriter(os.Stdout, 2, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "posting\taccount\tdirection\tamount\tasset\tbefore\tafter\t")
 	var after int64
 	for {
 		ps, next, err := st.Ledger.History(ctx, ledger.PostingFilter{After: after, Limit: 100})
@@ -327,12 +330,15 @@ func reconcile(ctx context.Context, st *settle.Settle, network *evm.Network, mer
 			return err
 		}
 		for _, p := range ps {
-			fmt.Printf("  %-4d %-40s %-6s %12s %s  %12s → %s\n", p.ID, p.Account, p.Direction, p.Amount, p.Asset, p.BalanceBefore, p.BalanceAfter)
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", p.ID, p.Account, p.Direction, p.Amount, p.Asset, p.BalanceBefore, p.BalanceAfter)
 		}
 		if next == 0 {
 			break
 		}
 		after = next
+	}
+	if err := tw.Flush(); err != nil {
+		return err
 	}
 	usdt, _ := chains.FindAsset(network, token)
 	custody, err := st.Ledger.Balance(ctx, ledger.Custody(string(network.ID()), token).Code)
