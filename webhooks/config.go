@@ -43,11 +43,16 @@ type Config struct {
 	// Logger receives dispatcher warnings and errors. Default: discard.
 	Logger *slog.Logger
 	// HTTPClient posts deliveries. Default: a client with a 10 s timeout that does not follow
-	// redirects (a 3xx is a failed attempt). A client you supply keeps its own redirect policy
-	// and transport (supply one whose dialer refuses private addresses to keep merchants' URLs
-	// from reaching your internal network). Each request is bounded by the client's Timeout, or
-	// 10 s if it has none; the claim lease is that bound plus one minute.
+	// redirects (a 3xx is a failed attempt), uses no proxy, and dials public addresses only
+	// (ErrForbiddenAddress; see AllowPrivateEndpoints), so that merchants' URLs cannot reach
+	// your internal network. A client you supply keeps its own redirect policy and transport.
+	// Each request is bounded by the client's Timeout, or 10 s if it has none; the claim lease
+	// is that bound plus one minute.
 	HTTPClient *http.Client
+	// AllowPrivateEndpoints lets the default client reach loopback and private addresses, for
+	// development and tests with receivers on localhost. Default false. Ignored when HTTPClient
+	// is set.
+	AllowPrivateEndpoints bool
 	// MaxAttempts is the number of attempts before a delivery is marked failed. Default 10.
 	MaxAttempts int
 	// BaseBackoff is the wait after the first failed attempt; attempt n failing waits
@@ -70,12 +75,7 @@ func (c Config) withDefaults() Config {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.HTTPClient == nil {
-		c.HTTPClient = &http.Client{
-			Timeout: DefaultRequestTimeout,
-			CheckRedirect: func(*http.Request, []*http.Request) error {
-				return http.ErrUseLastResponse
-			},
-		}
+		c.HTTPClient = defaultClient(c.AllowPrivateEndpoints)
 	}
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = DefaultMaxAttempts

@@ -47,7 +47,7 @@ func TestExpiredLeaseIsRedelivered(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	s := New(db, Config{Now: func() time.Time { return now }})
+	s := New(db, Config{Now: func() time.Time { return now }, AllowPrivateEndpoints: true})
 	var hits atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
 	t.Cleanup(srv.Close)

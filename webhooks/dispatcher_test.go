@@ -265,7 +265,7 @@ func testConcurrentDispatchers(t *testing.T, db *bun.DB) {
 	}))
 	t.Cleanup(srv.Close)
 	db, a, _ := setupDB(t, db, webhooks.Config{BatchSize: 7})
-	b := webhooks.New(db, webhooks.Config{BatchSize: 7})
+	b := webhooks.New(db, webhooks.Config{BatchSize: 7, AllowPrivateEndpoints: true})
 	for m := range 3 {
 		mustEndpoint(t, a, fmt.Sprintf("mch_%d", m), srv.URL)
 	}

@@ -55,6 +55,7 @@ func setupDB(t *testing.T, db *bun.DB, cfg webhooks.Config) (*bun.DB, *webhooks.
 	if cfg.BaseBackoff == 0 {
 		cfg.BaseBackoff = time.Second
 	}
+	cfg.AllowPrivateEndpoints = true // receivers are httptest servers on 127.0.0.1
 	return db, webhooks.New(db, cfg), c
 }
 

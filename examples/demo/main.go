@@ -109,7 +109,8 @@ func run(ctx context.Context, dsn string, verbose bool) error {
 		Networks:      []chains.Network{network},
 		Confirmations: map[chains.NetworkID]uint64{chains.EVMLocal: confirmations},
 		PollInterval:  100 * time.Millisecond,
-		Webhooks:      webhooks.Config{PollInterval: 50 * time.Millisecond, BaseBackoff: 200 * time.Millisecond},
+		// The receiver listens on 127.0.0.1, which a production dispatcher refuses to reach.
+		Webhooks: webhooks.Config{PollInterval: 50 * time.Millisecond, BaseBackoff: 200 * time.Millisecond, AllowPrivateEndpoints: true},
 	})
 	if err != nil {
 		return err
