@@ -47,8 +47,6 @@ var (
 	ErrAmountPrecision = errors.New("chains: amount does not fit the asset's precision")
 	// ErrInsufficientOnChain: the sending address lacks the token or the native coin for fees.
 	ErrInsufficientOnChain = errors.New("chains: insufficient on-chain balance")
-	// ErrTxNotFound: the network does not know a transaction (not yet propagated, or dropped).
-	ErrTxNotFound = errors.New("chains: transaction not found")
 )
 
 // AddressError says why an address is invalid. It unwraps to ErrInvalidAddress.

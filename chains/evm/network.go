@@ -63,6 +63,13 @@ type Config struct {
 	// FetchConcurrency is how many blocks Deposits fetches at once. Zero means
 	// DefaultFetchConcurrency.
 	FetchConcurrency int
+	// MaxFeePerGas caps the fee per gas (wei) SignTransfer accepts: the EIP-1559 max fee, or a
+	// legacy gas price. A node suggesting more gets ErrFeeTooHigh instead of a signature, so a
+	// faulty or hostile node cannot make one payout burn the hot wallet's native coin. Nil: no
+	// cap (set one in production).
+	MaxFeePerGas *big.Int
+	// MaxTipPerGas caps the EIP-1559 priority fee per gas (wei). Nil: no cap.
+	MaxTipPerGas *big.Int
 }
 
 // Network is an EVM chain adapter. It implements chains.Network, chains.AddressDeriver,
@@ -83,6 +90,8 @@ type Network struct {
 	addrChunk   int
 	blockRange  uint64
 	concurrency int
+
+	maxFeePerGas, maxTipPerGas *big.Int
 
 	// skipBalanceCheck lets tests sign a transfer the chain will revert.
 	skipBalanceCheck bool
@@ -119,6 +128,12 @@ func New(ctx context.Context, cfg Config) (*Network, error) {
 		blockRange:  cfg.LogBlockRange,
 		concurrency: cfg.FetchConcurrency,
 		tokens:      make(map[common.Address]chains.Asset),
+	}
+	if cfg.MaxFeePerGas != nil {
+		n.maxFeePerGas = new(big.Int).Set(cfg.MaxFeePerGas)
+	}
+	if cfg.MaxTipPerGas != nil {
+		n.maxTipPerGas = new(big.Int).Set(cfg.MaxTipPerGas)
 	}
 	if n.log == nil {
 		n.log = slog.New(slog.DiscardHandler)

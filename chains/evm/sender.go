@@ -24,6 +24,10 @@ const NativeTransferGas = 21_000
 // node or a block explorer.
 var ErrNonceUsed = errors.New("evm: the sender's nonce was used by another transaction")
 
+// ErrFeeTooHigh is returned by SignTransfer when the node's suggested fee is above
+// Config.MaxFeePerGas or MaxTipPerGas: nothing is signed.
+var ErrFeeTooHigh = errors.New("evm: suggested fee above the configured cap")
+
 // HotWallet returns the EIP-55 address of the signer's index 0, which payouts are sent from by
 // default. Errors: ErrNoSigner, or the signer's error.
 func (n *Network) HotWallet(ctx context.Context) (string, error) {
@@ -54,8 +58,11 @@ func (n *Network) hotWallet(ctx context.Context) (common.Address, error) {
 // legacy one at the node's suggested gas price; both are EIP-155 replay-protected. The nonce is the
 // sender's pending nonce, so sign, store and broadcast one transfer before signing the next from
 // the same address: two transfers signed before either reaches the node share a nonce, and only
-// one of them can ever be mined (Broadcast refuses the other: "replacement transaction
-// underpriced" while the first is pending, ErrNonceUsed once it is mined).
+// one of them can ever be mined. Which one is not certain: with fees within 10% of each other the
+// node refuses the second ("replacement transaction underpriced"), but a second one paying at
+// least 10% more replaces the first in the pool, and the first then fails with ErrNonceUsed. The
+// payouts package therefore signs nothing new while an earlier transaction is unknown to the node.
+// The fee is refused (ErrFeeTooHigh) above Config.MaxFeePerGas or MaxTipPerGas.
 //
 // The sender must hold the token amount and, in native coin, the amount (native transfers) plus
 // the maximum fee (gas limit × max fee per gas), which is SignedTx.Fee. Errors: *chains.AddressError,
@@ -102,6 +109,13 @@ func (n *Network) SignTransfer(ctx context.Context, req chains.TransferRequest) 
 		feeCap = new(big.Int).Add(new(big.Int).Mul(head.BaseFee, big.NewInt(2)), tipCap)
 	} else if feeCap, err = n.client.SuggestGasPrice(ctx); err != nil {
 		return nil, fmt.Errorf("evm: %s: suggest gas price: %w", n.id, err)
+	}
+	// A faulty or hostile node could suggest any fee: refuse to sign above the configured caps.
+	if n.maxFeePerGas != nil && feeCap.Cmp(n.maxFeePerGas) > 0 {
+		return nil, fmt.Errorf("%w: %s: fee %s wei/gas is above MaxFeePerGas %s", ErrFeeTooHigh, n.id, feeCap, n.maxFeePerGas)
+	}
+	if n.maxTipPerGas != nil && tipCap != nil && tipCap.Cmp(n.maxTipPerGas) > 0 {
+		return nil, fmt.Errorf("%w: %s: tip %s wei/gas is above MaxTipPerGas %s", ErrFeeTooHigh, n.id, tipCap, n.maxTipPerGas)
 	}
 
 	var (
@@ -185,6 +199,11 @@ func (n *Network) SignTransfer(ctx context.Context, req chains.TransferRequest) 
 	if got, err := types.Sender(s, signed); err != nil || got != from {
 		return nil, fmt.Errorf("evm: %s: signature does not recover to %s (got %s, %v)", n.id, from.Hex(), got.Hex(), err)
 	}
+	// EIP-155 replay protection: one key has one address on every EVM chain, so a signature
+	// without this chain's id could be replayed on the others.
+	if !signed.Protected() || signed.ChainId().Cmp(n.chainID) != 0 {
+		return nil, fmt.Errorf("evm: %s: signer returned a transaction without EIP-155 replay protection for chain id %s", n.id, n.chainID)
+	}
 	raw, err := signed.MarshalBinary()
 	if err != nil {
 		return nil, fmt.Errorf("evm: encode transaction: %w", err)
@@ -225,8 +244,8 @@ func (n *Network) Broadcast(ctx context.Context, stx *chains.SignedTx) error {
 	if stx.Hash != "" && !strings.EqualFold(stx.Hash, hash.Hex()) {
 		return fmt.Errorf("evm: broadcast: Raw has hash %s, SignedTx.Hash says %s", hash.Hex(), stx.Hash)
 	}
-	if tx.Protected() && tx.ChainId().Cmp(n.chainID) != 0 {
-		return fmt.Errorf("evm: broadcast: transaction is for chain id %s, %s is %s", tx.ChainId(), n.id, n.chainID)
+	if !tx.Protected() || tx.ChainId().Cmp(n.chainID) != 0 {
+		return fmt.Errorf("evm: broadcast: transaction is not replay-protected for chain id %s of %s", n.chainID, n.id)
 	}
 	err := n.client.SendTransaction(ctx, tx)
 	if err == nil {

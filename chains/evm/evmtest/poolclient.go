@@ -2,6 +2,7 @@ package evmtest
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/ethereum/go-ethereum/core/types"
@@ -14,8 +15,8 @@ import (
 // sends, commits and expects the transaction mined would fail now and then.
 type poolClient struct{ simulated.Client }
 
-// promotionTimeout bounds the wait for the pool; past it the send is reported as done, as the
-// plain client would.
+// promotionTimeout bounds the wait for the pool; past it the send fails loudly, rather than let a
+// later assertion fail for a reason it cannot name.
 const promotionTimeout = 5 * time.Second
 
 func (c poolClient) SendTransaction(ctx context.Context, tx *types.Transaction) error {
@@ -34,7 +35,7 @@ func (c poolClient) SendTransaction(ctx context.Context, tx *types.Transaction) 
 		}
 		select {
 		case <-ctx.Done():
-			return nil
+			return fmt.Errorf("evmtest: transaction %s sent but not pending in the pool after %s", tx.Hash().Hex(), promotionTimeout)
 		case <-time.After(time.Millisecond):
 		}
 	}
