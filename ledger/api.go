@@ -23,6 +23,14 @@ var (
 	ErrAssetConflict  = errors.New("ledger: asset exists with a different precision")
 	ErrInvalidAsset   = errors.New("ledger: invalid asset")   // bad code or precision out of 0–30
 	ErrInvalidAccount = errors.New("ledger: invalid account") // bad code, normal side or flags, unencodable metadata
+
+	// ErrAlreadyReversed: the entry has a reversal already; an entry is reversed at most once.
+	ErrAlreadyReversed = errors.New("ledger: entry already reversed")
+	// ErrReversalOfReversal: the entry is itself a reversal, which cannot be reversed.
+	ErrReversalOfReversal = errors.New("ledger: entry is a reversal")
+	// ErrInvalidFilter: a History or Entries filter is malformed (a metadata key outside
+	// [A-Za-z0-9_-]{1,64}, a cursor that is not one Entries returned).
+	ErrInvalidFilter = errors.New("ledger: invalid filter")
 )
 
 // Side is an account's normal side, or a posting's direction.
@@ -123,6 +131,20 @@ type Entry struct {
 	Metadata       map[string]any
 	Postings       []Posting
 	CreatedAt      time.Time
+	// Reverses is the ID of the entry this one reverses, if it is a reversal (see Reverse).
+	Reverses string
+	// ReversedBy is the ID of the reversal of this entry, if it has been reversed. It is looked
+	// up when the entry is read, so an Entry returned by Post or Reverse has it empty.
+	ReversedBy string
+}
+
+// ReverseInput describes a reversal: a new entry that undoes a posted one (see Ledger.Reverse).
+type ReverseInput struct {
+	// IdempotencyKey, if not empty, makes the reversal idempotent: the same key with the same
+	// request returns the first reversal; with a different request, ErrIdempotencyConflict.
+	IdempotencyKey string
+	Description    string
+	Metadata       map[string]any
 }
 
 // Posting is one posted leg with the account's running balance around it.
@@ -188,14 +210,42 @@ type Hold struct {
 	UpdatedAt       time.Time
 }
 
-// PostingFilter selects postings for History.
+// PostingFilter selects postings for History. Its filters combine (AND); zero values select
+// everything.
 type PostingFilter struct {
 	Account string // account code; empty: every account
 	// AccountPrefix selects accounts whose code starts with it, such as "merchant:mch_…:".
 	AccountPrefix string
 	Asset         string
+	// From and To select postings created in [From, To): From inclusive, To exclusive. A zero
+	// time leaves that end open.
+	From, To time.Time
+	// Metadata selects postings whose entry's metadata has every one of these keys with a JSON
+	// string value equal to the given one (a number 1 does not match "1"). Keys must match
+	// [A-Za-z0-9_-]{1,64}.
+	Metadata map[string]string
+	// EntryID selects the postings of one entry.
+	EntryID string
 	// After is the cursor: postings with ID greater than After (ascending) are returned.
 	After int64
+	// Limit caps the page; zero means 50, the maximum is 1000.
+	Limit int
+}
+
+// EntryFilter selects journal entries for Entries: the entries with at least one posting that
+// matches all of its filters. Zero values select everything.
+type EntryFilter struct {
+	Account string // account code; empty: every account
+	// AccountPrefix selects accounts whose code starts with it, such as "merchant:mch_…:".
+	AccountPrefix string
+	// From and To select entries created in [From, To): From inclusive, To exclusive. A zero
+	// time leaves that end open.
+	From, To time.Time
+	// Metadata selects entries whose metadata has every one of these keys with a JSON string
+	// value equal to the given one. Keys must match [A-Za-z0-9_-]{1,64}.
+	Metadata map[string]string
+	// After is the cursor returned by the previous page's call; empty for the first page.
+	After string
 	// Limit caps the page; zero means 50, the maximum is 1000.
 	Limit int
 }

@@ -3,7 +3,6 @@ package ledger
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -102,6 +101,13 @@ type postingRow struct {
 }
 
 func (l *Ledger) post(ctx context.Context, tx bun.IDB, in EntryInput, hash string) (Entry, error) {
+	return l.postEntry(ctx, tx, in, hash, "")
+}
+
+// postEntry is the one posting path: it locks the entry's accounts in id order, checks the entry
+// and writes it. reverses, if not empty, is the ID of the entry this one reverses: it is checked
+// again once the locks are held (ErrAlreadyReversed) and stored with the entry.
+func (l *Ledger) postEntry(ctx context.Context, tx bun.IDB, in EntryInput, hash, reverses string) (Entry, error) {
 	if id, err := entryByKey(ctx, tx, in.IdempotencyKey, hash); err != nil || id != "" {
 		if err != nil {
 			return Entry{}, err
@@ -135,6 +141,12 @@ func (l *Ledger) post(ctx context.Context, tx bun.IDB, in EntryInput, hash strin
 		}
 		return loadEntry(ctx, tx, id)
 	}
+	if reverses != "" {
+		// A concurrent reversal of the same entry may have committed while this one waited.
+		if err := notReversed(ctx, tx, reverses); err != nil {
+			return Entry{}, err
+		}
+	}
 	now := l.now()
 	if err := loadExpired(ctx, tx, now, accts); err != nil {
 		return Entry{}, err
@@ -146,6 +158,7 @@ func (l *Ledger) post(ctx context.Context, tx bun.IDB, in EntryInput, hash strin
 	}
 	e, _, err := l.writeEntry(ctx, tx, entryHead{
 		key: in.IdempotencyKey, hash: hash, description: in.Description, metadata: in.Metadata, now: now,
+		reverses: reverses,
 	}, accts, rows)
 	return e, err
 }
@@ -209,12 +222,14 @@ type entryHead struct {
 	key, hash, description string
 	metadata               map[string]any
 	now                    time.Time
+	reverses               string // ID of the entry this one reverses, or ""
 }
 
 // writeEntry inserts the entry (ON CONFLICT on its idempotency key DO NOTHING), its postings in one
 // statement and the accounts' new counters. If another transaction committed an entry under the
 // same key first, it writes nothing else and returns that entry with inserted false (or
-// ErrIdempotencyConflict if its request differs).
+// ErrIdempotencyConflict if its request differs). For a reversal (h.reverses set), a conflict on
+// the unique reverses_entry_id index is ErrAlreadyReversed.
 func (l *Ledger) writeEntry(ctx context.Context, tx bun.IDB, h entryHead, accts map[string]*accountRow, rows []postingRow) (Entry, bool, error) {
 	for _, r := range rows {
 		if r.before.tooBig() || r.after.tooBig() {
@@ -226,11 +241,16 @@ func (l *Ledger) writeEntry(ctx context.Context, tx bun.IDB, h entryHead, accts 
 	if err != nil {
 		return Entry{}, false, fmt.Errorf("%w: %w", ErrInvalidEntry, err)
 	}
-	q := "INSERT INTO ledger_entries (id, idempotency_key, request_hash, description, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?)"
-	if h.key != "" {
+	q := `INSERT INTO ledger_entries (id, idempotency_key, request_hash, description, metadata, created_at,
+	reverses_entry_id) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	switch {
+	case h.reverses != "":
+		// Either unique index may conflict: the idempotency key's or reverses_entry_id's.
+		q += " ON CONFLICT DO NOTHING"
+	case h.key != "":
 		q += " ON CONFLICT (idempotency_key) DO NOTHING"
 	}
-	res, err := tx.ExecContext(ctx, q, id, nullKey(h.key), h.hash, h.description, meta, dbTime{h.now})
+	res, err := tx.ExecContext(ctx, q, id, nullKey(h.key), h.hash, h.description, meta, dbTime{h.now}, nullKey(h.reverses))
 	if err != nil {
 		return Entry{}, false, err
 	}
@@ -238,6 +258,11 @@ func (l *Ledger) writeEntry(ctx context.Context, tx bun.IDB, h entryHead, accts 
 		return Entry{}, false, err
 	} else if n == 0 {
 		other, err := entryByKey(ctx, tx, h.key, h.hash)
+		if err == nil && other == "" && h.reverses != "" {
+			if err := notReversed(ctx, tx, h.reverses); err != nil {
+				return Entry{}, false, err
+			}
+		}
 		if err != nil {
 			return Entry{}, false, err
 		}
@@ -289,7 +314,7 @@ func (l *Ledger) writeEntry(ctx context.Context, tx bun.IDB, h entryHead, accts 
 	}
 
 	e := Entry{ID: id, IdempotencyKey: h.key, Description: h.description, Metadata: normMeta(h.metadata),
-		CreatedAt: h.now, Postings: make([]Posting, len(rows))}
+		CreatedAt: h.now, Postings: make([]Posting, len(rows)), Reverses: h.reverses}
 	for i, r := range rows {
 		e.Postings[i] = Posting{
 			ID: pids[key{r.acct.ID, r.seq}], EntryID: id, Account: r.acct.Code, Asset: r.acct.Asset,
@@ -309,29 +334,68 @@ func (l *Ledger) Entry(ctx context.Context, id string) (Entry, error) {
 }
 
 func loadEntry(ctx context.Context, db bun.IDB, id string) (Entry, error) {
-	var (
-		e       Entry
-		key     sql.NullString
-		meta    sql.NullString
-		created dbTime
-	)
-	err := db.QueryRowContext(ctx, "SELECT id, idempotency_key, description, metadata, created_at FROM ledger_entries WHERE id = ?", id).
-		Scan(&e.ID, &key, &e.Description, &meta, &created)
-	if errors.Is(err, sql.ErrNoRows) {
+	es, err := loadEntries(ctx, db, []string{id})
+	if err != nil {
+		return Entry{}, err
+	}
+	if len(es) == 0 {
 		return Entry{}, fmt.Errorf("%w: entry %q", ErrNotFound, id)
 	}
+	return es[0], nil
+}
+
+// entrySelect reads an entry's row, the entry it reverses and the entry that reverses it.
+const entrySelect = `SELECT e.id, e.idempotency_key, e.description, e.metadata, e.created_at, e.reverses_entry_id,
+	(SELECT r.id FROM ledger_entries r WHERE r.reverses_entry_id = e.id)
+	FROM ledger_entries e`
+
+// loadEntries loads the entries with the given ids, with their postings, in the order of ids;
+// unknown ids are left out.
+func loadEntries(ctx context.Context, db bun.IDB, ids []string) ([]Entry, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := db.QueryContext(ctx, entrySelect+" WHERE e.id IN (?)", bun.In(ids))
 	if err != nil {
-		return Entry{}, err
+		return nil, err
 	}
-	e.IdempotencyKey, e.CreatedAt = key.String, created.t
-	if e.Metadata, err = decodeMeta(meta); err != nil {
-		return Entry{}, fmt.Errorf("ledger: entry %s: %w", id, err)
+	defer rows.Close()
+	byID := make(map[string]*Entry, len(ids))
+	for rows.Next() {
+		var (
+			e                             Entry
+			key, meta, reverses, reversed sql.NullString
+			created                       dbTime
+		)
+		if err := rows.Scan(&e.ID, &key, &e.Description, &meta, &created, &reverses, &reversed); err != nil {
+			return nil, err
+		}
+		e.IdempotencyKey, e.CreatedAt, e.Reverses, e.ReversedBy = key.String, created.t, reverses.String, reversed.String
+		if e.Metadata, err = decodeMeta(meta); err != nil {
+			return nil, fmt.Errorf("ledger: entry %s: %w", e.ID, err)
+		}
+		byID[e.ID] = &e
 	}
-	e.Postings, err = queryPostings(ctx, db, "p.entry_id = ?", []any{id}, "")
+	if err := closeRows(rows); err != nil {
+		return nil, err
+	}
+	ps, err := queryPostings(ctx, db, "p.entry_id IN (?)", []any{bun.In(ids)}, "")
 	if err != nil {
-		return Entry{}, err
+		return nil, err
 	}
-	return e, nil
+	for _, p := range ps {
+		if e := byID[p.EntryID]; e != nil {
+			e.Postings = append(e.Postings, p)
+		}
+	}
+	out := make([]Entry, 0, len(byID))
+	for _, id := range ids {
+		if e := byID[id]; e != nil {
+			out = append(out, *e)
+			delete(byID, id) // a repeated id is returned once
+		}
+	}
+	return out, nil
 }
 
 const postingSelect = `SELECT p.id, p.entry_id, a.code, a.asset, p.direction, p.amount, p.seq, p.balance_before,
@@ -362,54 +426,4 @@ func queryPostings(ctx context.Context, db bun.IDB, where string, args []any, li
 		out = append(out, p)
 	}
 	return out, rows.Err()
-}
-
-// History returns postings in ascending ID order, filtered by f, one page at a time: next is the
-// cursor to pass as f.After for the following page, or 0 when this page is the last. Filters
-// combine: Account (exact code), AccountPrefix (code prefix), Asset.
-//
-// Within one account, IDs follow commit order, so paging an account's history never misses a
-// posting. Across accounts on PostgreSQL, a posting committed late may get a lower ID than one
-// already read; a reader that follows every account from a cursor should page per account or
-// stay a few seconds behind.
-//
-// Errors: ErrNotFound (f.Account names no account), or a database error.
-func (l *Ledger) History(ctx context.Context, f PostingFilter) ([]Posting, int64, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 50
-	}
-	if limit > 1000 {
-		limit = 1000
-	}
-	where := []string{"p.id > ?"}
-	args := []any{max(f.After, 0)}
-	if f.Account != "" {
-		var id string
-		err := l.db.QueryRowContext(ctx, "SELECT id FROM ledger_accounts WHERE code = ?", f.Account).Scan(&id)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, 0, fmt.Errorf("%w: account %q", ErrNotFound, f.Account)
-		}
-		if err != nil {
-			return nil, 0, err
-		}
-		where = append(where, "p.account_id = ?")
-		args = append(args, id)
-	}
-	if f.AccountPrefix != "" {
-		where = append(where, "substr(a.code, 1, ?) = ?")
-		args = append(args, utf8.RuneCountInString(f.AccountPrefix), f.AccountPrefix)
-	}
-	if f.Asset != "" {
-		where = append(where, "a.asset = ?")
-		args = append(args, f.Asset)
-	}
-	ps, err := queryPostings(ctx, l.db, strings.Join(where, " AND "), args, fmt.Sprintf(" LIMIT %d", limit+1))
-	if err != nil {
-		return nil, 0, err
-	}
-	if len(ps) > limit {
-		return ps[:limit], ps[limit-1].ID, nil
-	}
-	return ps, 0, nil
 }

@@ -2,9 +2,11 @@ package ledger_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/shopspring/decimal"
 
@@ -174,4 +176,101 @@ func ExampleLedger_History() {
 	// page 1: #1 credit 10 -> 10
 	// page 1: #2 credit 20 -> 30
 	// page 2: #3 credit 30 -> 60
+}
+
+func ExampleLedger_Reverse() {
+	ctx := context.Background()
+	l, cleanup, err := exampleLedger()
+	defer cleanup()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	// A deposit credited by mistake (say, a reorganised block): reverse it.
+	e, err := l.Post(ctx, ledger.Transfer("deposit:MATIC_MAINNET:0xabc:0",
+		"custody:MATIC_MAINNET:USDT", "merchant:mch_1:api:USDT", decimal.RequireFromString("100"), "deposit"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	rev, err := l.Reverse(ctx, e.ID, ledger.ReverseInput{IdempotencyKey: "reorg:0xabc", Description: "reorg"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("reverses the deposit:", rev.Reverses == e.ID)
+	for _, p := range rev.Postings {
+		fmt.Println(p.Account, p.Direction, p.Amount, "balance", p.BalanceBefore, "->", p.BalanceAfter)
+	}
+	orig, _ := l.Entry(ctx, e.ID)
+	fmt.Println("deposit reversed by it:", orig.ReversedBy == rev.ID)
+
+	// An entry is reversed once, and a reversal is not reversed.
+	_, err = l.Reverse(ctx, e.ID, ledger.ReverseInput{})
+	fmt.Println(errors.Is(err, ledger.ErrAlreadyReversed))
+	_, err = l.Reverse(ctx, rev.ID, ledger.ReverseInput{})
+	fmt.Println(errors.Is(err, ledger.ErrReversalOfReversal))
+	// Output:
+	// reverses the deposit: true
+	// custody:MATIC_MAINNET:USDT credit 100 balance 100 -> 0
+	// merchant:mch_1:api:USDT debit 100 balance 100 -> 0
+	// deposit reversed by it: true
+	// true
+	// true
+}
+
+func ExampleLedger_Entries() {
+	ctx := context.Background()
+	l, cleanup, err := exampleLedger()
+	defer cleanup()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for i, amt := range []string{"10", "20", "30"} {
+		in := ledger.Transfer("", "custody:MATIC_MAINNET:USDT", "merchant:mch_1:api:USDT", decimal.RequireFromString(amt), "deposit")
+		in.Metadata = map[string]any{"network": "MATIC_MAINNET", "invoice": fmt.Sprintf("inv_%d", i%2)}
+		if _, err := l.Post(ctx, in); err != nil {
+			fmt.Println(err)
+			return
+		}
+	}
+	// The API account's entries for invoice inv_0, one per page.
+	f := ledger.EntryFilter{
+		Account:  "merchant:mch_1:api:USDT",
+		Metadata: map[string]string{"invoice": "inv_0"},
+		Limit:    1,
+	}
+	for page := 1; ; page++ {
+		es, next, err := l.Entries(ctx, f)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		for _, e := range es {
+			fmt.Printf("page %d: %s %s, %d postings\n", page, e.Metadata["invoice"], e.Postings[1].Amount, len(e.Postings))
+		}
+		if next == "" {
+			break
+		}
+		f.After = next
+	}
+	// The same filter on History gives the postings, here only the custody side.
+	ps, _, err := l.History(ctx, ledger.PostingFilter{
+		Account:  "custody:MATIC_MAINNET:USDT",
+		Metadata: map[string]string{"invoice": "inv_0"},
+		From:     time.Now().Add(-time.Hour), // [From, To); a zero To leaves the end open
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, p := range ps {
+		fmt.Println(p.Account, p.Direction, p.Amount, "balance after", p.BalanceAfter)
+	}
+	// Output:
+	// page 1: inv_0 10, 2 postings
+	// page 2: inv_0 30, 2 postings
+	// custody:MATIC_MAINNET:USDT debit 10 balance after 10
+	// custody:MATIC_MAINNET:USDT debit 30 balance after 60
 }

@@ -1,6 +1,7 @@
 // Package ledger is settle's double-entry ledger: assets, accounts, immutable journal entries and
-// their postings with running balances, holds (two-phase transfers), balances and an invariant
-// check, all in its own ledger_ tables on PostgreSQL or SQLite.
+// their postings with running balances, reversals (Reverse), holds (two-phase transfers), balances
+// now and in the past (BalanceAt, BalanceAsOf), filtered and paged history (History, Entries) and
+// an invariant check, all in its own ledger_ tables on PostgreSQL or SQLite.
 //
 // Amounts are decimal.Decimal at the API and exact integers in base units inside and in storage;
 // an amount with more fractional digits than its asset allows is refused (ErrInvalidAmount), never

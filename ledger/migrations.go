@@ -22,6 +22,9 @@ func migrations() *migrate.Migrations {
 	ms.Add(database.Step("20261121000100", "ledger_tables", func(ctx context.Context, tx bun.IDB) error {
 		return database.Exec(ctx, tx, schemaV1(database.IsPostgres(tx))...)
 	}))
+	ms.Add(database.Step("20261121000200", "ledger_reversals", func(ctx context.Context, tx bun.IDB) error {
+		return database.Exec(ctx, tx, schemaV2()...)
+	}))
 	return ms
 }
 
@@ -106,4 +109,14 @@ func schemaV1(pg bool) []string {
 		stmts[i] = r.Replace(s)
 	}
 	return stmts
+}
+
+// schemaV2 links a reversal to the entry it reverses. The UNIQUE index makes a second reversal of
+// one entry fail even when two are posted at once (NULLs, the entries that reverse nothing, never
+// conflict). The same statements serve both stores.
+func schemaV2() []string {
+	return []string{
+		`ALTER TABLE ledger_entries ADD COLUMN reverses_entry_id TEXT REFERENCES ledger_entries (id)`,
+		`CREATE UNIQUE INDEX ledger_entries_reverses_idx ON ledger_entries (reverses_entry_id)`,
+	}
 }

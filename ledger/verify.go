@@ -32,6 +32,9 @@ const (
 	ProblemEntry = "entry"
 	// ProblemHold: a hold's row is inconsistent (asset, captured amount, status, entry).
 	ProblemHold = "hold"
+	// ProblemReversal: a reversal's postings do not mirror its original's (same accounts and
+	// amounts, opposite directions), or it reverses a reversal.
+	ProblemReversal = "reversal"
 )
 
 // maxProblems caps a Report's Problems.
@@ -85,7 +88,8 @@ type verifyAcct struct {
 //     balance_after is balance_before moved by the amount, the last is the posted balance;
 //   - no NoOverdraft account's available balance is below zero;
 //   - for each asset, posted debits equal posted credits and pending debits equal pending credits;
-//   - every entry has at least two postings and balances per asset; holds are self-consistent.
+//   - every entry has at least two postings and balances per asset; holds are self-consistent;
+//   - every reversal's postings mirror its original's exactly, and no reversal reverses a reversal.
 //
 // It reads every posting, so it costs time proportional to the ledger's size. Errors: a database
 // error (the ledger's problems are in the Report, not the error).
@@ -129,6 +133,9 @@ func (l *Ledger) verify(ctx context.Context, tx bun.IDB, rep *Report) error {
 		return err
 	}
 	if err := verifyEntries(ctx, tx, rep); err != nil {
+		return err
+	}
+	if err := verifyReversals(ctx, tx, rep); err != nil {
 		return err
 	}
 	if err := verifyHolds(ctx, tx, rep, accts, now); err != nil {
@@ -388,4 +395,87 @@ func closeRows(rows *sql.Rows) error {
 		return err
 	}
 	return rows.Close()
+}
+
+// verifyReversals checks that each reversal's postings are its original's with directions flipped:
+// the same (account, amount) pairs, as many times each, and that no reversal reverses a reversal.
+func verifyReversals(ctx context.Context, tx bun.IDB, rep *Report) error {
+	rows, err := tx.QueryContext(ctx, `SELECT r.id, o.id FROM ledger_entries r JOIN ledger_entries o ON o.id = r.reverses_entry_id
+	WHERE o.reverses_entry_id IS NOT NULL ORDER BY r.id`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var r, o string
+		if err := rows.Scan(&r, &o); err != nil {
+			rows.Close()
+			return err
+		}
+		rep.add(ProblemReversal, "", "", "entry %s reverses entry %s, itself a reversal", r, o)
+	}
+	if err := closeRows(rows); err != nil {
+		return err
+	}
+
+	// Each reversal's postings (side 1) and its original's (side 0), reversal by reversal.
+	rows, err = tx.QueryContext(ctx, `SELECT e.id, 1, p.account_id, p.direction, p.amount
+	FROM ledger_entries e JOIN ledger_postings p ON p.entry_id = e.id WHERE e.reverses_entry_id IS NOT NULL
+	UNION ALL
+	SELECT e.id, 0, p.account_id, p.direction, p.amount
+	FROM ledger_entries e JOIN ledger_postings p ON p.entry_id = e.reverses_entry_id WHERE e.reverses_entry_id IS NOT NULL
+	ORDER BY 1`)
+	if err != nil {
+		return err
+	}
+	cur := ""
+	count := map[string]int{}
+	flush := func() {
+		if cur == "" {
+			return
+		}
+		keys := make([]string, 0, len(count))
+		for k, n := range count {
+			if n != 0 {
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			rep.add(ProblemReversal, "", "", "reversal %s does not mirror its original: posting %s off by %d", cur, k, count[k])
+		}
+	}
+	for rows.Next() {
+		var (
+			entry, acct, dir string
+			side             int
+			amt              units
+		)
+		if err := rows.Scan(&entry, &side, &acct, &dir, &amt); err != nil {
+			rows.Close()
+			return err
+		}
+		if entry != cur {
+			flush()
+			cur, count = entry, map[string]int{}
+		}
+		// A reversal's debit cancels its original's credit of the same amount, and vice versa.
+		if side == 0 {
+			if Side(dir) == Debit {
+				dir = string(Credit)
+			} else {
+				dir = string(Debit)
+			}
+		}
+		k := acct + " " + dir + " " + amt.String()
+		if side == 1 {
+			count[k]++
+		} else {
+			count[k]--
+		}
+	}
+	if err := closeRows(rows); err != nil {
+		return err
+	}
+	flush()
+	return nil
 }
