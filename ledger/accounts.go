@@ -203,6 +203,24 @@ func (l *Ledger) accountByCode(ctx context.Context, db bun.IDB, code string) (*a
 // It returns them keyed by col. Errors: ErrNotFound naming the missing ones, or a database error.
 func (l *Ledger) lockAccounts(ctx context.Context, tx bun.IDB, col string, keys []string) (map[string]*accountRow, error) {
 	keys = uniqueSorted(keys)
+	out, err := l.lockFound(ctx, tx, col, keys)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) != len(keys) {
+		var missing []string
+		for _, k := range keys {
+			if out[k] == nil {
+				missing = append(missing, k)
+			}
+		}
+		return nil, fmt.Errorf("%w: account %s", ErrNotFound, strings.Join(quoteAll(missing), ", "))
+	}
+	return out, nil
+}
+
+// lockFound is lockAccounts that leaves unknown keys out of the map instead of failing.
+func (l *Ledger) lockFound(ctx context.Context, tx bun.IDB, col string, keys []string) (map[string]*accountRow, error) {
 	q := "SELECT " + accountCols + accountFrom + " WHERE a." + col + " IN (?) ORDER BY a.id"
 	if l.isPG {
 		q += " FOR UPDATE OF a"
@@ -226,15 +244,6 @@ func (l *Ledger) lockAccounts(ctx context.Context, tx bun.IDB, col string, keys 
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
-	}
-	if len(out) != len(keys) {
-		var missing []string
-		for _, k := range keys {
-			if out[k] == nil {
-				missing = append(missing, k)
-			}
-		}
-		return nil, fmt.Errorf("%w: account %s", ErrNotFound, strings.Join(quoteAll(missing), ", "))
 	}
 	return out, nil
 }

@@ -27,8 +27,21 @@ const maxPostings = 1000
 // precision, or above 2^256-1 base units), ErrNotFound (an unknown account), ErrUnbalanced (debits
 // and credits differ for some asset; with ErrAssetMismatch too when the entry mixes assets),
 // ErrInsufficientFunds (a NoOverdraft account would end below zero), ErrIdempotencyConflict, or a
-// database error.
+// database error; ErrClosed after Close.
+//
+// With Config.GroupCommit enabled, the entry is committed in one transaction with other callers'
+// entries (see PostBatch, Independent mode): the checks and results are the same, but a
+// transaction-level error fails the whole group (nothing of it is written, so a retry with the same
+// idempotency key is safe). If ctx ends while Post waits for the group, Post returns ctx's error at
+// once, but the entry may still commit; post it again with the same IdempotencyKey to learn its
+// outcome (the retry returns the committed entry, or posts it if it was not).
 func (l *Ledger) Post(ctx context.Context, in EntryInput) (Entry, error) {
+	if l.closed.Load() {
+		return Entry{}, ErrClosed
+	}
+	if l.gc != nil {
+		return l.gc.post(ctx, in)
+	}
 	return l.PostTx(ctx, l.db, in)
 }
 
@@ -122,16 +135,8 @@ func (l *Ledger) postEntry(ctx context.Context, tx bun.IDB, in EntryInput, hash,
 	if err != nil {
 		return Entry{}, err
 	}
-	legs := make([]leg, len(in.Postings))
-	for i, p := range in.Postings {
-		a := accts[p.Account]
-		amt, err := toUnits(p.Amount, a.Precision)
-		if err != nil {
-			return Entry{}, fmt.Errorf("posting %d to %s: %w", i, a.Code, err)
-		}
-		legs[i] = leg{acct: a, dir: p.Direction, amount: amt}
-	}
-	if err := checkBalanced(legs); err != nil {
+	legs, err := entryLegs(accts, in)
+	if err != nil {
 		return Entry{}, err
 	}
 	// A concurrent writer with the same key may have committed while this one waited for the locks.
@@ -151,9 +156,8 @@ func (l *Ledger) postEntry(ctx context.Context, tx bun.IDB, in EntryInput, hash,
 	if err := loadExpired(ctx, tx, now, accts); err != nil {
 		return Entry{}, err
 	}
-	before := availableOf(accts)
-	rows := applyLegs(legs)
-	if err := checkOverdraft(accts, before); err != nil {
+	rows, err := applyEntry(legs)
+	if err != nil {
 		return Entry{}, err
 	}
 	e, _, err := l.writeEntry(ctx, tx, entryHead{
@@ -161,6 +165,63 @@ func (l *Ledger) postEntry(ctx context.Context, tx bun.IDB, in EntryInput, hash,
 		reverses: reverses,
 	}, accts, rows)
 	return e, err
+}
+
+// entryLegs resolves in's postings against the locked accounts (ErrNotFound for one missing from
+// accts) and converts their amounts to base units, then checks that they balance.
+func entryLegs(accts map[string]*accountRow, in EntryInput) ([]leg, error) {
+	legs := make([]leg, len(in.Postings))
+	for i, p := range in.Postings {
+		a := accts[p.Account]
+		if a == nil {
+			return nil, fmt.Errorf("%w: account %q", ErrNotFound, p.Account)
+		}
+		amt, err := toUnits(p.Amount, a.Precision)
+		if err != nil {
+			return nil, fmt.Errorf("posting %d to %s: %w", i, a.Code, err)
+		}
+		legs[i] = leg{acct: a, dir: p.Direction, amount: amt}
+	}
+	if err := checkBalanced(legs); err != nil {
+		return nil, err
+	}
+	return legs, nil
+}
+
+// applyEntry applies one entry's checked legs to their locked accounts (applyLegs) and checks the
+// result: no NoOverdraft account newly below zero (ErrInsufficientFunds), no balance or counter out
+// of range (ErrInvalidAmount). When a check fails it restores the accounts as they were, so that a
+// batch can go on with its next entry. It returns the postings to insert.
+func applyEntry(legs []leg) ([]postingRow, error) {
+	type saved struct {
+		dp, cp units
+		seq    int64
+		dirty  bool
+	}
+	touched := make(map[string]*accountRow, len(legs))
+	prev := make(map[*accountRow]saved, len(legs))
+	for _, g := range legs {
+		touched[g.acct.ID] = g.acct
+		prev[g.acct] = saved{g.acct.DebitsPosted, g.acct.CreditsPosted, g.acct.Seq, g.acct.dirty}
+	}
+	before := availableOf(touched)
+	rows := applyLegs(legs)
+	err := checkOverdraft(touched, before)
+	for i := 0; err == nil && i < len(rows); i++ {
+		r := rows[i]
+		if r.before.tooBig() || r.after.tooBig() {
+			err = fmt.Errorf("%w: account %s balance out of range", ErrInvalidAmount, r.acct.Code)
+		} else if r.acct.DebitsPosted.tooBig() || r.acct.CreditsPosted.tooBig() {
+			err = fmt.Errorf("%w: account %s balance counter out of range", ErrInvalidAmount, r.acct.Code)
+		}
+	}
+	if err != nil {
+		for a, p := range prev {
+			a.DebitsPosted, a.CreditsPosted, a.Seq, a.dirty = p.dp, p.cp, p.seq, p.dirty
+		}
+		return nil, err
+	}
+	return rows, nil
 }
 
 // checkBalanced returns ErrUnbalanced if debits and credits differ for some asset, wrapping
@@ -273,58 +334,82 @@ func (l *Ledger) writeEntry(ctx context.Context, tx bun.IDB, h entryHead, accts 
 		return e, false, err
 	}
 
-	var b strings.Builder
-	args := make([]any, 0, 8*len(rows))
-	b.WriteString(`INSERT INTO ledger_postings (entry_id, account_id, seq, direction, amount, balance_before,
-	balance_after, created_at) VALUES `)
-	for i, r := range rows {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
-		args = append(args, id, r.acct.ID, r.seq, string(r.dir), r.amount, r.before, r.after, dbTime{h.now})
-	}
-	b.WriteString(" RETURNING id, account_id, seq")
-	prows, err := tx.QueryContext(ctx, b.String(), args...)
+	pids, err := insertPostings(ctx, tx, []string{id}, [][]postingRow{rows}, h.now)
 	if err != nil {
-		return Entry{}, false, err
-	}
-	type key struct {
-		acct string
-		seq  int64
-	}
-	pids := make(map[key]int64, len(rows))
-	for prows.Next() {
-		var k key
-		var pid int64
-		if err := prows.Scan(&pid, &k.acct, &k.seq); err != nil {
-			prows.Close()
-			return Entry{}, false, err
-		}
-		pids[k] = pid
-	}
-	if err := prows.Close(); err != nil {
-		return Entry{}, false, err
-	}
-	if err := prows.Err(); err != nil {
 		return Entry{}, false, err
 	}
 	if err := l.saveAccounts(ctx, tx, accts); err != nil {
 		return Entry{}, false, err
 	}
+	return newEntry(id, h, rows, pids), true, nil
+}
 
+// postingKey identifies a posting by its account and seq.
+type postingKey struct {
+	acct string
+	seq  int64
+}
+
+// insertPostings inserts the postings of the entries with ids entryIDs (rows[i] are entry
+// entryIDs[i]'s) in one statement and returns their ids.
+func insertPostings(ctx context.Context, tx bun.IDB, entryIDs []string, rows [][]postingRow, now time.Time) (map[postingKey]int64, error) {
+	n := 0
+	for _, rs := range rows {
+		n += len(rs)
+	}
+	var b strings.Builder
+	args := make([]any, 0, 8*n)
+	b.WriteString(`INSERT INTO ledger_postings (entry_id, account_id, seq, direction, amount, balance_before,
+	balance_after, created_at) VALUES `)
+	first := true
+	for i, rs := range rows {
+		for _, r := range rs {
+			if !first {
+				b.WriteString(", ")
+			}
+			first = false
+			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
+			args = append(args, entryIDs[i], r.acct.ID, r.seq, string(r.dir), r.amount, r.before, r.after, dbTime{now})
+		}
+	}
+	b.WriteString(" RETURNING id, account_id, seq")
+	prows, err := tx.QueryContext(ctx, b.String(), args...)
+	if err != nil {
+		return nil, err
+	}
+	pids := make(map[postingKey]int64, n)
+	for prows.Next() {
+		var k postingKey
+		var pid int64
+		if err := prows.Scan(&pid, &k.acct, &k.seq); err != nil {
+			prows.Close()
+			return nil, err
+		}
+		pids[k] = pid
+	}
+	if err := prows.Close(); err != nil {
+		return nil, err
+	}
+	if err := prows.Err(); err != nil {
+		return nil, err
+	}
+	return pids, nil
+}
+
+// newEntry returns the written entry id with head h and postings rows, whose ids are in pids.
+func newEntry(id string, h entryHead, rows []postingRow, pids map[postingKey]int64) Entry {
 	e := Entry{ID: id, IdempotencyKey: h.key, Description: h.description, Metadata: normMeta(h.metadata),
 		CreatedAt: h.now, Postings: make([]Posting, len(rows)), Reverses: h.reverses}
 	for i, r := range rows {
 		e.Postings[i] = Posting{
-			ID: pids[key{r.acct.ID, r.seq}], EntryID: id, Account: r.acct.Code, Asset: r.acct.Asset,
+			ID: pids[postingKey{r.acct.ID, r.seq}], EntryID: id, Account: r.acct.Code, Asset: r.acct.Asset,
 			Direction: r.dir, Amount: r.amount.decimal(r.acct.Precision), Seq: r.seq,
 			BalanceBefore: r.before.decimal(r.acct.Precision), BalanceAfter: r.after.decimal(r.acct.Precision),
 			CreatedAt: h.now,
 		}
 	}
 	sort.SliceStable(e.Postings, func(i, j int) bool { return e.Postings[i].ID < e.Postings[j].ID })
-	return e, true, nil
+	return e
 }
 
 // Entry returns the journal entry with id and its postings in posting order. Errors: ErrNotFound,

@@ -274,3 +274,47 @@ func ExampleLedger_Entries() {
 	// custody:MATIC_MAINNET:USDT debit 10 balance after 10
 	// custody:MATIC_MAINNET:USDT debit 30 balance after 60
 }
+
+func ExampleLedger_PostBatch() {
+	ctx := context.Background()
+	l, cleanup, err := exampleLedger()
+	defer cleanup()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	const custody, api = "custody:MATIC_MAINNET:USDT", "merchant:mch_1:api:USDT"
+	usdt := decimal.RequireFromString
+	entries := []ledger.EntryInput{
+		ledger.Transfer("deposit:1", custody, api, usdt("50"), "deposit"),
+		ledger.Transfer("payout:1", api, custody, usdt("80"), "payout"), // more than the merchant has
+		ledger.Transfer("deposit:2", custody, api, usdt("40"), "deposit"),
+	}
+
+	// All or nothing: the payout fails, so nothing is written.
+	_, err = l.PostBatch(ctx, entries, ledger.AllOrNothing)
+	var be *ledger.BatchError
+	if errors.As(err, &be) {
+		fmt.Println("all or nothing: entry", be.Index, "failed:", errors.Is(err, ledger.ErrInsufficientFunds))
+	}
+
+	// Independent: each entry has its own result; the deposits commit, in one transaction.
+	res, err := l.PostBatch(ctx, entries, ledger.Independent)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for i, r := range res {
+		if r.Err != nil {
+			fmt.Println(i, "failed:", errors.Is(r.Err, ledger.ErrInsufficientFunds))
+			continue
+		}
+		p := r.Entry.Postings[1]
+		fmt.Println(i, p.Account, p.Direction, p.Amount, "balance", p.BalanceBefore, "->", p.BalanceAfter)
+	}
+	// Output:
+	// all or nothing: entry 1 failed: true
+	// 0 merchant:mch_1:api:USDT credit 50 balance 0 -> 50
+	// 1 failed: true
+	// 2 merchant:mch_1:api:USDT credit 40 balance 50 -> 90
+}

@@ -23,8 +23,13 @@ type Config struct {
 	// accounts next to it (Verify checks the whole ledger, old data included).
 	Reuse bool
 	// Keep keeps the temporary SQLite file of an empty DSN.
-	Keep   bool
-	Logger *slog.Logger // diagnostics; nil discards them
+	Keep bool
+	// GroupCommit turns on the ledger's group commit (ledger.Config.GroupCommit) with Window and
+	// MaxBatch (zero: the ledger's defaults).
+	GroupCommit bool
+	Window      time.Duration
+	MaxBatch    int
+	Logger      *slog.Logger // diagnostics; nil discards them
 }
 
 // options are the command's flags beyond Config.
@@ -48,6 +53,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Uint64Var(&o.cfg.Seed, "seed", 0, "random seed (0: from the clock); the seed used is printed")
 	fs.BoolVar(&o.cfg.Reuse, "reuse", false, "run even if the database already holds ledger data")
 	fs.BoolVar(&o.cfg.Keep, "keep", false, "keep the temporary SQLite file (default DSN only)")
+	fs.BoolVar(&o.cfg.GroupCommit, "group-commit", false, "post through the ledger's group commit (Config.GroupCommit)")
+	fs.DurationVar(&o.cfg.Window, "window", 0, "group commit window (0: the ledger's default, 1ms)")
+	fs.IntVar(&o.cfg.MaxBatch, "max-batch", 0, "group commit's maximum entries per batch (0: the ledger's default, 256)")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of text")
 	fs.BoolVar(&o.verbose, "v", false, "log debug lines (the ledger's retries) to stderr")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
@@ -73,6 +81,12 @@ func (c Config) validate() error {
 	}
 	if c.Warmup < 0 {
 		errs = append(errs, fmt.Errorf("-warmup %s: must not be negative", c.Warmup))
+	}
+	if c.Window < 0 {
+		errs = append(errs, fmt.Errorf("-window %s: must not be negative", c.Window))
+	}
+	if c.MaxBatch < 0 {
+		errs = append(errs, fmt.Errorf("-max-batch %d: must not be negative", c.MaxBatch))
 	}
 	return errors.Join(errs...)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -45,13 +46,16 @@ func TestRun(t *testing.T) {
 			if _, err := run(context.Background(), cfg); err == nil {
 				t.Error("second run on a used database: no error")
 			}
-			cfg.Reuse = true
+			cfg.Reuse, cfg.GroupCommit = true, true // and through group commit
 			res, err = run(context.Background(), cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !res.Verify.OK || res.Verify.Accounts < 2*(cfg.Accounts+1) {
 				t.Errorf("reuse: verify %+v", res.Verify)
+			}
+			if !res.GroupCommit || res.Transfers <= 0 || res.Failed() {
+				t.Errorf("group commit: %d transfers, errors %+v", res.Transfers, res.Errors)
 			}
 		})
 	}
@@ -92,5 +96,15 @@ func TestFlags(t *testing.T) {
 	}
 	if _, err := parseFlags([]string{"-accounts", "1"}, os.Stderr); err == nil {
 		t.Error("-accounts 1 accepted")
+	}
+}
+
+func TestGroupCommitFlags(t *testing.T) {
+	o, err := parseFlags([]string{"-group-commit", "-window", "2ms", "-max-batch", "64"}, io.Discard)
+	if err != nil || !o.cfg.GroupCommit || o.cfg.Window != 2*time.Millisecond || o.cfg.MaxBatch != 64 {
+		t.Fatalf("parseFlags = %+v, %v", o.cfg, err)
+	}
+	if _, err := parseFlags([]string{"-max-batch", "-1"}, io.Discard); err == nil {
+		t.Fatal("-max-batch -1: no error")
 	}
 }

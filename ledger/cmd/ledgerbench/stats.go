@@ -16,6 +16,8 @@ type Result struct {
 	Workers  int     `json:"workers"`
 	Seed     uint64  `json:"seed"`
 	WarmupS  float64 `json:"warmup_s"`
+	// GroupCommit: the run posted through the ledger's group commit.
+	GroupCommit bool `json:"group_commit,omitempty"`
 	// ElapsedS is the measured phase as it ran: from the end of the warm-up until the last
 	// transfer started in it returned (shorter if interrupted).
 	ElapsedS float64 `json:"elapsed_s"`
