@@ -52,6 +52,9 @@ type Config struct {
 	Webhooks webhooks.Config
 	// APIPrefix is prepended to the REST API's routes, such as "/api". Default "".
 	APIPrefix string
+	// HoldSweepInterval is how often Run releases expired ledger holds in storage (expiry is
+	// already honoured at read time). Default 1 minute.
+	HoldSweepInterval time.Duration
 }
 
 // Settle is an opened settle instance: the services, wired.
@@ -64,9 +67,10 @@ type Settle struct {
 	Collections *collections.Service
 	Payouts     *payouts.Service
 
-	handler http.Handler
-	log     *slog.Logger
-	ownDB   bool
+	handler   http.Handler
+	log       *slog.Logger
+	ownDB     bool
+	holdSweep time.Duration
 }
 
 // Open opens the database, applies every package's migrations, creates the standard assets
@@ -77,7 +81,10 @@ func Open(ctx context.Context, cfg Config) (*Settle, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s := &Settle{log: log, Chains: chains.NewRegistry(cfg.Networks...)}
+	s := &Settle{log: log, Chains: chains.NewRegistry(cfg.Networks...), holdSweep: cfg.HoldSweepInterval}
+	if s.holdSweep <= 0 {
+		s.holdSweep = time.Minute
+	}
 	if cfg.DB != nil {
 		s.DB = cfg.DB
 	} else {
@@ -151,15 +158,16 @@ func Migrate(ctx context.Context, db *bun.DB) error {
 func (s *Settle) Handler() http.Handler { return s.handler }
 
 // Run runs the background workers until ctx is done: the chain watchers that credit confirmed
-// deposits and expire collections, the payout processor, and the webhook dispatcher. Several
-// processes may run them against one PostgreSQL database. It returns nil after ctx is done, or
-// the first worker's unexpected error.
+// deposits and expire collections, the payout processor, the webhook dispatcher, and the sweeper
+// that releases expired ledger holds. Several processes may run them against one PostgreSQL
+// database. It returns nil after ctx is done, or the first worker's unexpected error.
 func (s *Settle) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, 3)
-	for _, run := range []func(context.Context) error{s.Collections.Run, s.Payouts.Run, s.Webhooks.Run} {
+	workers := []func(context.Context) error{s.Collections.Run, s.Payouts.Run, s.Webhooks.Run, s.sweepHolds}
+	errs := make(chan error, len(workers))
+	for _, run := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -174,8 +182,30 @@ func (s *Settle) Run(ctx context.Context) error {
 	return <-errs
 }
 
-// Close closes the database if Open opened it.
+// sweepHolds releases expired holds every HoldSweepInterval until ctx is done, logging (not
+// returning) the errors of single passes.
+func (s *Settle) sweepHolds(ctx context.Context) error {
+	t := time.NewTicker(s.holdSweep)
+	defer t.Stop()
+	for {
+		if n, err := s.Ledger.ExpireHolds(ctx); err != nil && ctx.Err() == nil {
+			s.log.ErrorContext(ctx, "settle: expire holds", "err", err)
+		} else if n > 0 {
+			s.log.InfoContext(ctx, "settle: expired holds released", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// Close stops the ledger's group committer, if any, and closes the database if Open opened it.
 func (s *Settle) Close() error {
+	if s.Ledger != nil {
+		_ = s.Ledger.Close()
+	}
 	if s.ownDB && s.DB != nil {
 		return s.DB.Close()
 	}
