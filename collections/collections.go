@@ -14,13 +14,13 @@ package collections
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/shopspring/decimal"
 
 	"github.com/settle-go/settle/chains"
+	"github.com/settle-go/settle/internal/fielderr"
 	"github.com/settle-go/settle/ledger"
 	"github.com/settle-go/settle/webhooks"
 )
@@ -37,7 +37,7 @@ const (
 
 // Errors returned by the service; match with errors.Is.
 var (
-	// ErrValidation wraps every *ValidationError.
+	// ErrValidation: every *ValidationError this package returns unwraps to it.
 	ErrValidation = errors.New("collections: invalid request")
 	// ErrNotFound: no such collection for this merchant.
 	ErrNotFound = errors.New("collections: not found")
@@ -45,26 +45,10 @@ var (
 	ErrNoDeriver = errors.New("collections: network cannot derive addresses")
 )
 
-// ValidationError names the request field at fault. It unwraps to ErrValidation and, where there is
-// one, to the cause (such as chains.ErrUnknownNetwork).
-type ValidationError struct {
-	Field   string
-	Message string
-	Err     error
-}
-
-// Error names the field and the problem.
-func (e *ValidationError) Error() string {
-	return fmt.Sprintf("collections: %s: %s", e.Field, e.Message)
-}
-
-// Unwrap returns ErrValidation and the cause.
-func (e *ValidationError) Unwrap() []error {
-	if e.Err != nil {
-		return []error{ErrValidation, e.Err}
-	}
-	return []error{ErrValidation}
-}
+// ValidationError names the request field at fault (Field, Message). It unwraps to ErrValidation
+// and, where there is one, to the cause. It is the type all flow packages share
+// (fielderr.Error), so one errors.As handles every flow's validation errors.
+type ValidationError = fielderr.Error
 
 // Config configures a Service. Ledger, Chains and Webhooks are required.
 type Config struct {

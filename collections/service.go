@@ -71,39 +71,39 @@ const (
 // nothing is written.
 func (s *Service) Create(ctx context.Context, in CreateInput) (Collection, error) {
 	if in.MerchantID == "" {
-		return Collection{}, &ValidationError{Field: "merchant_id", Message: "is required"}
+		return Collection{}, &ValidationError{Kind: ErrValidation, Field: "merchant_id", Message: "is required"}
 	}
 	network, err := s.cfg.Chains.Get(in.Network)
 	if err != nil {
-		return Collection{}, &ValidationError{Field: "network", Message: fmt.Sprintf("unknown network %q", in.Network), Err: err}
+		return Collection{}, &ValidationError{Kind: ErrValidation, Field: "network", Message: fmt.Sprintf("unknown network %q", in.Network), Err: err}
 	}
 	if _, err := chains.FindAsset(network, in.Token); err != nil {
-		return Collection{}, &ValidationError{Field: "token", Message: fmt.Sprintf("%q is not carried on %s", in.Token, in.Network), Err: err}
+		return Collection{}, &ValidationError{Kind: ErrValidation, Field: "token", Message: fmt.Sprintf("%q is not carried on %s", in.Token, in.Network), Err: err}
 	}
 	asset, err := s.cfg.Ledger.Asset(ctx, in.Token)
 	if err != nil {
-		return Collection{}, &ValidationError{Field: "token", Message: fmt.Sprintf("%q is not a ledger asset", in.Token), Err: err}
+		return Collection{}, &ValidationError{Kind: ErrValidation, Field: "token", Message: fmt.Sprintf("%q is not a ledger asset", in.Token), Err: err}
 	}
 	if !in.Amount.IsPositive() {
-		return Collection{}, &ValidationError{Field: "amount", Message: "must be positive"}
+		return Collection{}, &ValidationError{Kind: ErrValidation, Field: "amount", Message: "must be positive"}
 	}
 	amount, err := units.FromDecimal(in.Amount, asset.Precision)
 	if errors.Is(err, units.ErrPrecision) {
-		return Collection{}, &ValidationError{Field: "amount", Message: fmt.Sprintf("at most %d decimal places for %s", asset.Precision, in.Token), Err: err}
+		return Collection{}, &ValidationError{Kind: ErrValidation, Field: "amount", Message: fmt.Sprintf("at most %d decimal places for %s", asset.Precision, in.Token), Err: err}
 	}
 	if err != nil {
-		return Collection{}, &ValidationError{Field: "amount", Message: "is too large", Err: err}
+		return Collection{}, &ValidationError{Kind: ErrValidation, Field: "amount", Message: "is too large", Err: err}
 	}
 	ttl := in.TTL
 	if ttl == 0 {
 		ttl = s.cfg.DefaultTTL
 	}
 	if ttl < MinTTL || ttl > MaxTTL {
-		return Collection{}, &ValidationError{Field: "ttl", Message: fmt.Sprintf("must be between %s and %s", MinTTL, MaxTTL)}
+		return Collection{}, &ValidationError{Kind: ErrValidation, Field: "ttl", Message: fmt.Sprintf("must be between %s and %s", MinTTL, MaxTTL)}
 	}
 	deriver, ok := network.(chains.AddressDeriver)
 	if !ok {
-		return Collection{}, &ValidationError{Field: "network", Message: "cannot hand out addresses", Err: ErrNoDeriver}
+		return Collection{}, &ValidationError{Kind: ErrValidation, Field: "network", Message: "cannot hand out addresses", Err: ErrNoDeriver}
 	}
 	// The network's first collection starts the watcher here: learn the head before the
 	// transaction (later collections find the cursor set and skip the node call).

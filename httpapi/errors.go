@@ -6,6 +6,7 @@ import (
 
 	"github.com/settle-go/settle/chains"
 	"github.com/settle-go/settle/collections"
+	"github.com/settle-go/settle/internal/fielderr"
 	"github.com/settle-go/settle/ledger"
 	"github.com/settle-go/settle/merchants"
 	"github.com/settle-go/settle/payouts"
@@ -18,17 +19,14 @@ func toAPIError(err error) *apiError {
 	if errors.As(err, &ae) {
 		return ae
 	}
-	var pv *payouts.ValidationError
-	var cv *collections.ValidationError
+	var fe *fielderr.Error // every flow's ValidationError
 	switch {
-	case errors.As(err, &pv):
-		e := validation(pv.Field, pv.Message)
+	case errors.As(err, &fe):
+		e := validation(fe.Field, fe.Message)
 		if errors.Is(err, chains.ErrInvalidAddress) {
 			e.Status = http.StatusUnprocessableEntity
 		}
 		return e
-	case errors.As(err, &cv):
-		return validation(cv.Field, cv.Message)
 	case errors.Is(err, payouts.ErrInsufficientBalance), errors.Is(err, ledger.ErrInsufficientFunds):
 		return &apiError{Status: http.StatusBadRequest, Code: CodeInsufficientBalance, Message: "Insufficient balance"}
 	case errors.Is(err, ledger.ErrInvalidAmount):

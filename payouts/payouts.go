@@ -19,13 +19,13 @@ package payouts
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/shopspring/decimal"
 
 	"github.com/settle-go/settle/chains"
+	"github.com/settle-go/settle/internal/fielderr"
 	"github.com/settle-go/settle/ledger"
 	"github.com/settle-go/settle/webhooks"
 )
@@ -53,7 +53,7 @@ const (
 
 // Errors returned by the service; match with errors.Is.
 var (
-	// ErrValidation wraps every *ValidationError (HTTP 400 validation_error; 422 when the cause is
+	// ErrValidation: every *ValidationError this package returns unwraps to it (HTTP 400 validation_error; 422 when the cause is
 	// chains.ErrInvalidAddress).
 	ErrValidation = errors.New("payouts: invalid request")
 	// ErrInsufficientBalance: the API account's available balance is below the amount (HTTP 400
@@ -65,23 +65,10 @@ var (
 	ErrNotFound = errors.New("payouts: not found")
 )
 
-// ValidationError names the request field at fault. It unwraps to ErrValidation and the cause.
-type ValidationError struct {
-	Field   string
-	Message string
-	Err     error
-}
-
-// Error names the field and the problem.
-func (e *ValidationError) Error() string { return fmt.Sprintf("payouts: %s: %s", e.Field, e.Message) }
-
-// Unwrap returns ErrValidation and the cause, if any.
-func (e *ValidationError) Unwrap() []error {
-	if e.Err != nil {
-		return []error{ErrValidation, e.Err}
-	}
-	return []error{ErrValidation}
-}
+// ValidationError names the request field at fault (Field, Message). It unwraps to ErrValidation
+// and, where there is one, to the cause. It is the type all flow packages share
+// (fielderr.Error), so one errors.As handles every flow's validation errors.
+type ValidationError = fielderr.Error
 
 // MinAmount is the smallest payout, in token units (seed 001).
 var MinAmount = decimal.New(1, -2)

@@ -153,7 +153,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Payout, error) {
 
 func (s *Service) validate(ctx context.Context, in CreateInput) (chains.Network, ledger.Asset, units.Int, error) {
 	fail := func(field, msg string, err error) (chains.Network, ledger.Asset, units.Int, error) {
-		return nil, ledger.Asset{}, units.Int{}, &ValidationError{Field: field, Message: msg, Err: err}
+		return nil, ledger.Asset{}, units.Int{}, &ValidationError{Kind: ErrValidation, Field: field, Message: msg, Err: err}
 	}
 	if in.MerchantID == "" {
 		return fail("merchant_id", "is required", nil)
