@@ -30,6 +30,8 @@ type accountRow struct {
 	// TigerBeetle-style counters, all non-negative, in base units.
 	DebitsPosted, CreditsPosted, DebitsPending, CreditsPending units
 	Seq                                                        int64 // postings so far
+	// Head is the hash of the last entry that posted to the account (nil before its first).
+	Head []byte
 
 	// expDebits and expCredits are the parts of DebitsPending and CreditsPending that belong to
 	// holds past their deadline but not yet swept by ExpireHolds: they no longer reserve funds.
@@ -38,7 +40,7 @@ type accountRow struct {
 }
 
 const accountCols = `a.id, a.code, a.asset, a.normal, a.flags, a.metadata, a.debits_posted, a.credits_posted,
-	a.debits_pending, a.credits_pending, a.seq, a.created_at, s.precision`
+	a.debits_pending, a.credits_pending, a.seq, a.created_at, s.precision, a.head`
 
 const accountFrom = ` FROM ledger_accounts a JOIN ledger_assets s ON s.code = a.asset`
 
@@ -53,7 +55,7 @@ func scanAccount(r scanner, extra ...any) (*accountRow, error) {
 		normal  string
 	)
 	dest := append([]any{&a.ID, &a.Code, &a.Asset, &normal, &flags, &meta, &a.DebitsPosted, &a.CreditsPosted,
-		&a.DebitsPending, &a.CreditsPending, &a.Seq, &created, &a.Precision}, extra...)
+		&a.DebitsPending, &a.CreditsPending, &a.Seq, &created, &a.Precision, &a.Head}, extra...)
 	if err := r.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -283,59 +285,6 @@ func loadExpired(ctx context.Context, db bun.IDB, now time.Time, accts map[strin
 		}
 	}
 	return rows.Err()
-}
-
-// saveAccounts writes the counters and seq of the dirty accounts: one UPDATE per account on
-// SQLite, one batched UPDATE … FROM (VALUES …) on PostgreSQL. Errors: ErrInvalidAmount when a
-// counter would overflow NUMERIC(78,0), or a database error.
-func (l *Ledger) saveAccounts(ctx context.Context, tx bun.IDB, accts map[string]*accountRow) error {
-	var dirty []*accountRow
-	for _, a := range accts {
-		if !a.dirty {
-			continue
-		}
-		for _, c := range []units{a.DebitsPosted, a.CreditsPosted, a.DebitsPending, a.CreditsPending} {
-			if c.sign() < 0 || c.tooBig() {
-				return fmt.Errorf("%w: account %s balance counter out of range", ErrInvalidAmount, a.Code)
-			}
-		}
-		dirty = append(dirty, a)
-	}
-	if len(dirty) == 0 {
-		return nil
-	}
-	sort.Slice(dirty, func(i, j int) bool { return dirty[i].ID < dirty[j].ID })
-	if l.isPG {
-		var b strings.Builder
-		args := make([]any, 0, 6*len(dirty))
-		b.WriteString(`UPDATE ledger_accounts AS a SET debits_posted = v.dp, credits_posted = v.cp,
-	debits_pending = v.dq, credits_pending = v.cq, seq = v.seq FROM (VALUES `)
-		for i, a := range dirty {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("(?, CAST(? AS NUMERIC), CAST(? AS NUMERIC), CAST(? AS NUMERIC), CAST(? AS NUMERIC), CAST(? AS BIGINT))")
-			args = append(args, a.ID, a.DebitsPosted, a.CreditsPosted, a.DebitsPending, a.CreditsPending, a.Seq)
-		}
-		b.WriteString(") AS v (id, dp, cp, dq, cq, seq) WHERE a.id = v.id")
-		res, err := tx.ExecContext(ctx, b.String(), args...)
-		if err != nil {
-			return err
-		}
-		return expectRows(res, len(dirty), "accounts")
-	}
-	for _, a := range dirty {
-		res, err := tx.ExecContext(ctx, `UPDATE ledger_accounts SET debits_posted = ?, credits_posted = ?,
-	debits_pending = ?, credits_pending = ?, seq = ? WHERE id = ?`,
-			a.DebitsPosted, a.CreditsPosted, a.DebitsPending, a.CreditsPending, a.Seq, a.ID)
-		if err != nil {
-			return err
-		}
-		if err := expectRows(res, 1, "account "+a.Code); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func expectRows(res sql.Result, want int, what string) error {

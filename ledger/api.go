@@ -136,6 +136,11 @@ type Entry struct {
 	// ReversedBy is the ID of the reversal of this entry, if it has been reversed. It is looked
 	// up when the entry is read, so an Entry returned by Post or Reverse has it empty.
 	ReversedBy string
+	// Hash is the entry's SHA-256 in the ledger's hash chain, 64 lowercase hex digits: it covers
+	// the entry's content, its postings with their running balances, and the hash of the previous
+	// entry of each account it posts to (see Verify). Empty only for an entry written before the
+	// chain existed.
+	Hash string
 }
 
 // ReverseInput describes a reversal: a new entry that undoes a posted one (see Ledger.Reverse).

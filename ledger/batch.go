@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/uptrace/bun"
 
@@ -46,9 +45,6 @@ func (e *BatchError) Unwrap() error { return e.Err }
 // errKeyRace: an idempotency key of the batch was committed by another transaction after the batch
 // looked it up; the batch's own transaction runs again, a caller's transaction must be rolled back.
 var errKeyRace = errors.New("ledger: an idempotency key of the batch was committed concurrently; roll back and retry")
-
-// batchChunk caps the rows of one multi-row INSERT.
-const batchChunk = 1000
 
 // PostBatch posts entries in one database transaction of its own and returns one result per entry,
 // in order. It locks every account that any entry touches first, in one statement in id order
@@ -96,13 +92,19 @@ func (l *Ledger) PostBatchTx(ctx context.Context, tx bun.IDB, entries []EntryInp
 	_, own := tx.(*bun.DB)
 	own = own || tx == nil
 	var out []BatchResult
+	// In a transaction of its own, the batch first runs without looking its idempotency keys up
+	// (a replayed key makes the entries' INSERT conflict, which writes nothing; the batch then runs
+	// again with the lookup). In the caller's transaction a conflict would leave it to roll back, so
+	// the keys are looked up first.
+	lookup := !own
 	for try := 1; ; try++ {
 		err := l.write(ctx, tx, func(ctx context.Context, tx bun.IDB) error {
-			res, err := l.postBatch(ctx, tx, entries, hashes, pre, mode)
+			res, err := l.postBatch(ctx, tx, entries, hashes, pre, mode, lookup)
 			out = res
 			return err
 		})
 		if errors.Is(err, errKeyRace) && own && try < l.maxTry && ctx.Err() == nil {
+			lookup = true
 			continue
 		}
 		if err != nil {
@@ -112,17 +114,12 @@ func (l *Ledger) PostBatchTx(ctx context.Context, tx bun.IDB, entries []EntryInp
 	}
 }
 
-// batchWrite is an entry of a batch that passed its checks, to be written.
-type batchWrite struct {
-	idx  int
-	id   string
-	head entryHead
-	rows []postingRow
-}
-
 // postBatch is one attempt at a batch in tx: lock the set of accounts, apply each entry with
-// entryLegs and applyEntry (Post's own checks), then write what passed.
-func (l *Ledger) postBatch(ctx context.Context, tx bun.IDB, entries []EntryInput, hashes []string, pre []error, mode BatchMode) ([]BatchResult, error) {
+// entryLegs and applyEntry (Post's own checks), then write what passed. With lookup, the batch's
+// idempotency keys are looked up (in one statement) before the entries are applied; without, only
+// the key of an entry that fails its checks is (a replay whose postings would no longer pass), and
+// a key committed earlier makes the write conflict: errKeyRace, and nothing was written.
+func (l *Ledger) postBatch(ctx context.Context, tx bun.IDB, entries []EntryInput, hashes []string, pre []error, mode BatchMode, lookup bool) ([]BatchResult, error) {
 	res := make([]BatchResult, len(entries))
 	var codes, keys []string
 	for i, in := range entries {
@@ -146,16 +143,18 @@ func (l *Ledger) postBatch(ctx context.Context, tx bun.IDB, entries []EntryInput
 	}
 	// Looked up after the locks, so that a concurrent writer of a key that touches these accounts
 	// and committed while this batch waited is seen.
-	known, err := entriesByKeys(ctx, tx, uniqueSorted(keys))
-	if err != nil {
-		return nil, err
+	known := map[string]keyedEntry{}
+	if lookup {
+		if known, err = entriesByKeys(ctx, tx, uniqueSorted(keys)); err != nil {
+			return nil, err
+		}
 	}
 	now := l.now()
 	if err := loadExpired(ctx, tx, now, accts); err != nil {
 		return nil, err
 	}
 	var (
-		writes   []batchWrite
+		writes   []entryWrite
 		existing = map[int]string{} // entry index → id of the entry posted earlier under its key
 		dup      = map[int]int{}    // entry index → index of the earlier entry of the batch with its key
 		inBatch  = map[string]int{} // key → index of the entry of the batch written under it
@@ -182,14 +181,25 @@ func (l *Ledger) postBatch(ctx context.Context, tx bun.IDB, entries []EntryInput
 				}
 			}
 			legs, err := entryLegs(accts, in)
+			var rows []postingRow
+			if err == nil {
+				rows, err = applyEntry(legs)
+			}
+			if err != nil && !lookup && in.IdempotencyKey != "" && isCheckFailure(err) {
+				// A replay of an entry that would no longer pass returns the first entry.
+				id, kerr := entryByKey(ctx, tx, in.IdempotencyKey, hashes[i])
+				if kerr != nil {
+					return kerr
+				}
+				if id != "" {
+					existing[i] = id
+					return nil
+				}
+			}
 			if err != nil {
 				return err
 			}
-			rows, err := applyEntry(legs)
-			if err != nil {
-				return err
-			}
-			writes = append(writes, batchWrite{idx: i, id: ids.New("je"), rows: rows, head: entryHead{
+			writes = append(writes, entryWrite{idx: i, id: ids.New("je"), rows: rows, head: entryHead{
 				key: in.IdempotencyKey, hash: hashes[i], description: in.Description, metadata: in.Metadata, now: now,
 			}})
 			if in.IdempotencyKey != "" {
@@ -234,63 +244,23 @@ func (l *Ledger) postBatch(ctx context.Context, tx bun.IDB, entries []EntryInput
 	return res, nil
 }
 
-// writeBatch inserts the entries that passed (a multi-row INSERT per batchChunk entries, ON
-// CONFLICT on the idempotency key DO NOTHING), their postings (insertPostings, per chunk) and the
-// touched accounts' new counters (saveAccounts, once), and fills in their results. An entry whose
-// key another transaction committed meanwhile makes it fail with errKeyRace.
-func (l *Ledger) writeBatch(ctx context.Context, tx bun.IDB, writes []batchWrite, accts map[string]*accountRow, res []BatchResult) error {
-	for len(writes) > 0 {
-		n, rows := 0, 0
-		for n < len(writes) && n < batchChunk && (n == 0 || rows+len(writes[n].rows) <= batchChunk) {
-			rows += len(writes[n].rows)
-			n++
-		}
-		chunk := writes[:n]
-		writes = writes[n:]
-		var b strings.Builder
-		args := make([]any, 0, 6*len(chunk))
-		b.WriteString(`INSERT INTO ledger_entries (id, idempotency_key, request_hash, description, metadata, created_at)
-	VALUES `)
-		for i, w := range chunk {
-			meta, err := encodeMeta(w.head.metadata)
-			if err != nil {
-				return fmt.Errorf("%w: %w", ErrInvalidEntry, err)
-			}
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("(?, ?, ?, ?, ?, ?)")
-			args = append(args, w.id, nullKey(w.head.key), w.head.hash, w.head.description, meta, dbTime{w.head.now})
-		}
-		b.WriteString(" ON CONFLICT (idempotency_key) DO NOTHING RETURNING id")
-		erows, err := tx.QueryContext(ctx, b.String(), args...)
-		if err != nil {
-			return err
-		}
-		inserted := 0
-		for erows.Next() {
-			inserted++
-		}
-		if err := closeRows(erows); err != nil {
-			return err
-		}
-		if inserted != len(chunk) {
-			return errKeyRace
-		}
-		entryIDs := make([]string, len(chunk))
-		prows := make([][]postingRow, len(chunk))
-		for i, w := range chunk {
-			entryIDs[i], prows[i] = w.id, w.rows
-		}
-		pids, err := insertPostings(ctx, tx, entryIDs, prows, chunk[0].head.now)
-		if err != nil {
-			return err
-		}
-		for _, w := range chunk {
-			res[w.idx].Entry = newEntry(w.id, w.head, w.rows, pids)
-		}
+// writeBatch writes the entries that passed (writeEntries) and fills in their results. An entry
+// whose key another transaction committed makes it fail with errKeyRace.
+func (l *Ledger) writeBatch(ctx context.Context, tx bun.IDB, writes []entryWrite, accts map[string]*accountRow, res []BatchResult) error {
+	if len(writes) == 0 {
+		return nil
 	}
-	return l.saveAccounts(ctx, tx, accts)
+	pids, err := l.writeEntries(ctx, tx, writes, accts)
+	if errors.Is(err, errNotInserted) {
+		return errKeyRace
+	}
+	if err != nil {
+		return err
+	}
+	for _, w := range writes {
+		res[w.idx].Entry = newEntry(w.id, w.head, w.rows, pids, w.hash)
+	}
+	return nil
 }
 
 // keyedEntry is an entry id and request hash found under an idempotency key.

@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -111,6 +112,7 @@ type postingRow struct {
 	amount        units
 	seq           int64
 	before, after units
+	prev          []byte // the account's chain head before the entry (set by chain)
 }
 
 func (l *Ledger) post(ctx context.Context, tx bun.IDB, in EntryInput, hash string) (Entry, error) {
@@ -118,15 +120,41 @@ func (l *Ledger) post(ctx context.Context, tx bun.IDB, in EntryInput, hash strin
 }
 
 // postEntry is the one posting path: it locks the entry's accounts in id order, checks the entry
-// and writes it. reverses, if not empty, is the ID of the entry this one reverses: it is checked
-// again once the locks are held (ErrAlreadyReversed) and stored with the entry.
+// against them and writes it. reverses, if not empty, is the ID of the entry this one reverses; a
+// reversal committed meanwhile makes the write conflict (ErrAlreadyReversed).
+//
+// An idempotency key is not looked up before the work but only when it matters: when the write
+// conflicts on the key (a replay, or a concurrent writer that won), or when a check fails (a
+// replay of an entry whose postings would no longer pass returns the first entry, as it always
+// has). The write's ON CONFLICT makes this exact: PostgreSQL makes a concurrent insert of the same
+// key wait for the other transaction and then conflict.
 func (l *Ledger) postEntry(ctx context.Context, tx bun.IDB, in EntryInput, hash, reverses string) (Entry, error) {
-	if id, err := entryByKey(ctx, tx, in.IdempotencyKey, hash); err != nil || id != "" {
-		if err != nil {
-			return Entry{}, err
-		}
+	e, err := l.tryPost(ctx, tx, in, hash, reverses)
+	if err == nil || in.IdempotencyKey == "" || !isCheckFailure(err) {
+		return e, err
+	}
+	id, kerr := entryByKey(ctx, tx, in.IdempotencyKey, hash)
+	if kerr != nil {
+		return Entry{}, kerr
+	}
+	if id != "" {
 		return loadEntry(ctx, tx, id)
 	}
+	return Entry{}, err
+}
+
+// isCheckFailure reports whether err is one of the checks an entry fails before anything is
+// written (the transaction is still usable), as opposed to a database error.
+func isCheckFailure(err error) bool {
+	for _, s := range []error{ErrNotFound, ErrInsufficientFunds, ErrInvalidAmount, ErrUnbalanced, ErrInvalidEntry} {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *Ledger) tryPost(ctx context.Context, tx bun.IDB, in EntryInput, hash, reverses string) (Entry, error) {
 	codes := make([]string, len(in.Postings))
 	for i, p := range in.Postings {
 		codes[i] = p.Account
@@ -135,22 +163,16 @@ func (l *Ledger) postEntry(ctx context.Context, tx bun.IDB, in EntryInput, hash,
 	if err != nil {
 		return Entry{}, err
 	}
-	legs, err := entryLegs(accts, in)
-	if err != nil {
-		return Entry{}, err
-	}
-	// A concurrent writer with the same key may have committed while this one waited for the locks.
-	if id, err := entryByKey(ctx, tx, in.IdempotencyKey, hash); err != nil || id != "" {
-		if err != nil {
-			return Entry{}, err
-		}
-		return loadEntry(ctx, tx, id)
-	}
 	if reverses != "" {
-		// A concurrent reversal of the same entry may have committed while this one waited.
+		// A concurrent reversal of the same entry may have committed while this one waited for the
+		// locks; it takes precedence over whatever the checks below would say.
 		if err := notReversed(ctx, tx, reverses); err != nil {
 			return Entry{}, err
 		}
+	}
+	legs, err := entryLegs(accts, in)
+	if err != nil {
+		return Entry{}, err
 	}
 	now := l.now()
 	if err := loadExpired(ctx, tx, now, accts); err != nil {
@@ -286,46 +308,27 @@ type entryHead struct {
 	reverses               string // ID of the entry this one reverses, or ""
 }
 
-// writeEntry inserts the entry (ON CONFLICT on its idempotency key DO NOTHING), its postings in one
-// statement and the accounts' new counters. If another transaction committed an entry under the
-// same key first, it writes nothing else and returns that entry with inserted false (or
-// ErrIdempotencyConflict if its request differs). For a reversal (h.reverses set), a conflict on
-// the unique reverses_entry_id index is ErrAlreadyReversed.
+// writeEntry writes one entry, its postings and the accounts' new state (writeEntries). If
+// another transaction committed an entry under the same idempotency key first, it writes nothing
+// and returns that entry with inserted false (or ErrIdempotencyConflict if its request differs). For
+// a reversal (h.reverses set), a reversal of the same entry committed first is ErrAlreadyReversed.
 func (l *Ledger) writeEntry(ctx context.Context, tx bun.IDB, h entryHead, accts map[string]*accountRow, rows []postingRow) (Entry, bool, error) {
 	for _, r := range rows {
 		if r.before.tooBig() || r.after.tooBig() {
 			return Entry{}, false, fmt.Errorf("%w: account %s balance out of range", ErrInvalidAmount, r.acct.Code)
 		}
 	}
-	id := ids.New("je")
-	meta, err := encodeMeta(h.metadata)
-	if err != nil {
-		return Entry{}, false, fmt.Errorf("%w: %w", ErrInvalidEntry, err)
-	}
-	q := `INSERT INTO ledger_entries (id, idempotency_key, request_hash, description, metadata, created_at,
-	reverses_entry_id) VALUES (?, ?, ?, ?, ?, ?, ?)`
-	switch {
-	case h.reverses != "":
-		// Either unique index may conflict: the idempotency key's or reverses_entry_id's.
-		q += " ON CONFLICT DO NOTHING"
-	case h.key != "":
-		q += " ON CONFLICT (idempotency_key) DO NOTHING"
-	}
-	res, err := tx.ExecContext(ctx, q, id, nullKey(h.key), h.hash, h.description, meta, dbTime{h.now}, nullKey(h.reverses))
-	if err != nil {
-		return Entry{}, false, err
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return Entry{}, false, err
-	} else if n == 0 {
+	w := []entryWrite{{id: ids.New("je"), head: h, rows: rows}}
+	pids, err := l.writeEntries(ctx, tx, w, accts)
+	if errors.Is(err, errNotInserted) {
 		other, err := entryByKey(ctx, tx, h.key, h.hash)
-		if err == nil && other == "" && h.reverses != "" {
+		if err != nil {
+			return Entry{}, false, err
+		}
+		if other == "" && h.reverses != "" {
 			if err := notReversed(ctx, tx, h.reverses); err != nil {
 				return Entry{}, false, err
 			}
-		}
-		if err != nil {
-			return Entry{}, false, err
 		}
 		if other == "" {
 			return Entry{}, false, fmt.Errorf("ledger: entry with key %q neither inserted nor found", h.key)
@@ -333,15 +336,10 @@ func (l *Ledger) writeEntry(ctx context.Context, tx bun.IDB, h entryHead, accts 
 		e, err := loadEntry(ctx, tx, other)
 		return e, false, err
 	}
-
-	pids, err := insertPostings(ctx, tx, []string{id}, [][]postingRow{rows}, h.now)
 	if err != nil {
 		return Entry{}, false, err
 	}
-	if err := l.saveAccounts(ctx, tx, accts); err != nil {
-		return Entry{}, false, err
-	}
-	return newEntry(id, h, rows, pids), true, nil
+	return newEntry(w[0].id, h, rows, pids, w[0].hash), true, nil
 }
 
 // postingKey identifies a posting by its account and seq.
@@ -350,56 +348,11 @@ type postingKey struct {
 	seq  int64
 }
 
-// insertPostings inserts the postings of the entries with ids entryIDs (rows[i] are entry
-// entryIDs[i]'s) in one statement and returns their ids.
-func insertPostings(ctx context.Context, tx bun.IDB, entryIDs []string, rows [][]postingRow, now time.Time) (map[postingKey]int64, error) {
-	n := 0
-	for _, rs := range rows {
-		n += len(rs)
-	}
-	var b strings.Builder
-	args := make([]any, 0, 8*n)
-	b.WriteString(`INSERT INTO ledger_postings (entry_id, account_id, seq, direction, amount, balance_before,
-	balance_after, created_at) VALUES `)
-	first := true
-	for i, rs := range rows {
-		for _, r := range rs {
-			if !first {
-				b.WriteString(", ")
-			}
-			first = false
-			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
-			args = append(args, entryIDs[i], r.acct.ID, r.seq, string(r.dir), r.amount, r.before, r.after, dbTime{now})
-		}
-	}
-	b.WriteString(" RETURNING id, account_id, seq")
-	prows, err := tx.QueryContext(ctx, b.String(), args...)
-	if err != nil {
-		return nil, err
-	}
-	pids := make(map[postingKey]int64, n)
-	for prows.Next() {
-		var k postingKey
-		var pid int64
-		if err := prows.Scan(&pid, &k.acct, &k.seq); err != nil {
-			prows.Close()
-			return nil, err
-		}
-		pids[k] = pid
-	}
-	if err := prows.Close(); err != nil {
-		return nil, err
-	}
-	if err := prows.Err(); err != nil {
-		return nil, err
-	}
-	return pids, nil
-}
-
-// newEntry returns the written entry id with head h and postings rows, whose ids are in pids.
-func newEntry(id string, h entryHead, rows []postingRow, pids map[postingKey]int64) Entry {
+// newEntry returns the written entry id with head h, postings rows (whose ids are in pids) and
+// hash.
+func newEntry(id string, h entryHead, rows []postingRow, pids map[postingKey]int64, hash []byte) Entry {
 	e := Entry{ID: id, IdempotencyKey: h.key, Description: h.description, Metadata: normMeta(h.metadata),
-		CreatedAt: h.now, Postings: make([]Posting, len(rows)), Reverses: h.reverses}
+		CreatedAt: h.now, Postings: make([]Posting, len(rows)), Reverses: h.reverses, Hash: hexHash(hash)}
 	for i, r := range rows {
 		e.Postings[i] = Posting{
 			ID: pids[postingKey{r.acct.ID, r.seq}], EntryID: id, Account: r.acct.Code, Asset: r.acct.Asset,
@@ -431,7 +384,7 @@ func loadEntry(ctx context.Context, db bun.IDB, id string) (Entry, error) {
 
 // entrySelect reads an entry's row, the entry it reverses and the entry that reverses it.
 const entrySelect = `SELECT e.id, e.idempotency_key, e.description, e.metadata, e.created_at, e.reverses_entry_id,
-	(SELECT r.id FROM ledger_entries r WHERE r.reverses_entry_id = e.id)
+	(SELECT r.id FROM ledger_entries r WHERE r.reverses_entry_id = e.id), e.hash
 	FROM ledger_entries e`
 
 // loadEntries loads the entries with the given ids, with their postings, in the order of ids;
@@ -451,10 +404,12 @@ func loadEntries(ctx context.Context, db bun.IDB, ids []string) ([]Entry, error)
 			e                             Entry
 			key, meta, reverses, reversed sql.NullString
 			created                       dbTime
+			hash                          []byte
 		)
-		if err := rows.Scan(&e.ID, &key, &e.Description, &meta, &created, &reverses, &reversed); err != nil {
+		if err := rows.Scan(&e.ID, &key, &e.Description, &meta, &created, &reverses, &reversed, &hash); err != nil {
 			return nil, err
 		}
+		e.Hash = hexHash(hash)
 		e.IdempotencyKey, e.CreatedAt, e.Reverses, e.ReversedBy = key.String, created.t, reverses.String, reversed.String
 		if e.Metadata, err = decodeMeta(meta); err != nil {
 			return nil, fmt.Errorf("ledger: entry %s: %w", e.ID, err)

@@ -25,6 +25,9 @@ func migrations() *migrate.Migrations {
 	ms.Add(database.Step("20261121000200", "ledger_reversals", func(ctx context.Context, tx bun.IDB) error {
 		return database.Exec(ctx, tx, schemaV2()...)
 	}))
+	ms.Add(database.Step("20261121000300", "ledger_hash_chain", func(ctx context.Context, tx bun.IDB) error {
+		return database.Exec(ctx, tx, schemaV3(database.IsPostgres(tx))...)
+	}))
 	return ms
 }
 
@@ -118,5 +121,22 @@ func schemaV2() []string {
 	return []string{
 		`ALTER TABLE ledger_entries ADD COLUMN reverses_entry_id TEXT REFERENCES ledger_entries (id)`,
 		`CREATE UNIQUE INDEX ledger_entries_reverses_idx ON ledger_entries (reverses_entry_id)`,
+	}
+}
+
+// schemaV3 adds the hash chain (see hashchain.go): each entry's hash, each posting's link to its
+// account's previous head, and each account's head. NULL is "none": an account with no entry yet,
+// a posting that is its account's first. It is meant for a ledger that has no entries yet (the
+// chain is part of the first release); entries written before it have no hash, which Verify
+// reports.
+func schemaV3(pg bool) []string {
+	blob := "BLOB"
+	if pg {
+		blob = "BYTEA"
+	}
+	return []string{
+		`ALTER TABLE ledger_accounts ADD COLUMN head ` + blob,
+		`ALTER TABLE ledger_entries ADD COLUMN hash ` + blob,
+		`ALTER TABLE ledger_postings ADD COLUMN prev_hash ` + blob,
 	}
 }

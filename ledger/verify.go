@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -35,6 +36,10 @@ const (
 	// ProblemReversal: a reversal's postings do not mirror its original's (same accounts and
 	// amounts, opposite directions), or it reverses a reversal.
 	ProblemReversal = "reversal"
+	// ProblemChain: the hash chain is broken: an entry's hash does not match its content, a
+	// posting does not link to the hash of its account's previous entry, or an account's head is
+	// not the hash of its last entry (see Entry.Hash).
+	ProblemChain = "hash_chain"
 )
 
 // maxProblems caps a Report's Problems.
@@ -75,6 +80,9 @@ type verifyAcct struct {
 	pendD, pendC units // pending holds
 	n, lastSeq   int64
 	lastAfter    units
+	// The hash chain as walked so far: the last posting's entry, its prev_hash and its entry's hash.
+	lastEntry          string
+	lastPrev, lastHash []byte
 }
 
 // Verify checks the ledger's invariants over one consistent snapshot of the whole ledger (a
@@ -89,7 +97,12 @@ type verifyAcct struct {
 //   - no NoOverdraft account's available balance is below zero;
 //   - for each asset, posted debits equal posted credits and pending debits equal pending credits;
 //   - every entry has at least two postings and balances per asset; holds are self-consistent;
-//   - every reversal's postings mirror its original's exactly, and no reversal reverses a reversal.
+//   - every reversal's postings mirror its original's exactly, and no reversal reverses a reversal;
+//   - the hash chain holds: every entry's hash is the SHA-256 of its content, its postings and
+//     their running balances, and the previous hash of each of its accounts; every posting links
+//     to the hash of its account's previous entry; every account's head is its last entry's hash.
+//     An entry changed, removed or inserted after the fact therefore shows up here, unless every
+//     later hash on its accounts was recomputed too, which Checkpoint and VerifyCheckpoint detect.
 //
 // It reads every posting, so it costs time proportional to the ledger's size. Errors: a database
 // error (the ledger's problems are in the Report, not the error).
@@ -138,6 +151,9 @@ func (l *Ledger) verify(ctx context.Context, tx bun.IDB, rep *Report) error {
 	if err := verifyReversals(ctx, tx, rep); err != nil {
 		return err
 	}
+	if err := verifyEntryHashes(ctx, tx, rep); err != nil {
+		return err
+	}
 	if err := verifyHolds(ctx, tx, rep, accts, now); err != nil {
 		return err
 	}
@@ -168,6 +184,9 @@ func (l *Ledger) verify(ctx context.Context, tx bun.IDB, rep *Report) error {
 		}
 		if a.Seq != a.n {
 			rep.add(ProblemSequence, a.Code, a.Asset, "seq is %d, account has %d postings", a.Seq, a.n)
+		}
+		if !bytes.Equal(a.Head, a.lastHash) {
+			rep.add(ProblemChain, a.Code, a.Asset, "head is %s, the hash of its last entry is %s", orNone(a.Head), orNone(a.lastHash))
 		}
 		if a.n > 0 && a.lastAfter.cmp(a.posted()) != 0 {
 			rep.add(ProblemRunningBalance, a.Code, a.Asset, "last balance_after %s, posted balance %s", dec(a.lastAfter), dec(a.posted()))
@@ -206,8 +225,9 @@ func (l *Ledger) verify(ctx context.Context, tx bun.IDB, rep *Report) error {
 
 // verifyPostings streams every posting in (account, seq) order, summing and chaining them.
 func verifyPostings(ctx context.Context, tx bun.IDB, rep *Report, accts map[string]*verifyAcct) error {
-	rows, err := tx.QueryContext(ctx, `SELECT id, account_id, seq, direction, amount, balance_before, balance_after
-	FROM ledger_postings ORDER BY account_id, seq`)
+	rows, err := tx.QueryContext(ctx, `SELECT p.id, p.account_id, p.seq, p.direction, p.amount, p.balance_before,
+	p.balance_after, p.entry_id, p.prev_hash, e.hash
+	FROM ledger_postings p LEFT JOIN ledger_entries e ON e.id = p.entry_id ORDER BY p.account_id, p.seq`)
 	if err != nil {
 		return err
 	}
@@ -216,8 +236,10 @@ func verifyPostings(ctx context.Context, tx bun.IDB, rep *Report, accts map[stri
 			id, seq            int64
 			acct, dir          string
 			amt, before, after units
+			entry              string
+			prev, hash         []byte
 		)
-		if err := rows.Scan(&id, &acct, &seq, &dir, &amt, &before, &after); err != nil {
+		if err := rows.Scan(&id, &acct, &seq, &dir, &amt, &before, &after, &entry, &prev, &hash); err != nil {
 			rows.Close()
 			return err
 		}
@@ -260,10 +282,33 @@ func verifyPostings(ctx context.Context, tx bun.IDB, rep *Report, accts map[stri
 			rep.add(ProblemRunningBalance, a.Code, a.Asset, "posting %d (seq %d) moves %s to %s by %s %s",
 				id, seq, before.decimal(p), after.decimal(p), dir, amt.decimal(p))
 		}
+		a.link(rep, id, entry, prev, hash)
 		a.n++
 		a.lastSeq, a.lastAfter = seq, after
 	}
 	return closeRows(rows)
+}
+
+// link checks a posting's place in its account's hash chain: its prev_hash is the hash of the
+// entry of the account's previous posting (nil for the first), or, when the previous posting is
+// of the same entry, that posting's prev_hash.
+func (a *verifyAcct) link(rep *Report, id int64, entry string, prev, hash []byte) {
+	want := a.lastHash
+	if a.n > 0 && entry == a.lastEntry {
+		want = a.lastPrev
+	}
+	if !bytes.Equal(prev, want) {
+		rep.add(ProblemChain, a.Code, a.Asset, "posting %d (seq %d) of entry %s links to %s, the previous entry's hash is %s",
+			id, a.lastSeq+1, entry, orNone(prev), orNone(want))
+	}
+	a.lastEntry, a.lastPrev, a.lastHash = entry, prev, hash
+}
+
+func orNone(b []byte) string {
+	if len(b) == 0 {
+		return "none"
+	}
+	return hexHash(b)
 }
 
 // verifyEntries checks that every entry has two or more postings and balances per asset.
