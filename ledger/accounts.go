@@ -223,11 +223,13 @@ func (l *Ledger) lockAccounts(ctx context.Context, tx bun.IDB, col string, keys 
 
 // lockFound is lockAccounts that leaves unknown keys out of the map instead of failing.
 func (l *Ledger) lockFound(ctx context.Context, tx bun.IDB, col string, keys []string) (map[string]*accountRow, error) {
-	q := "SELECT " + accountCols + accountFrom + " WHERE a." + col + " IN (?) ORDER BY a.id"
+	var rows *sql.Rows
+	var err error
 	if l.isPG {
-		q += " FOR UPDATE OF a"
+		rows, err = lockAccountsPG(ctx, tx, col, keys)
+	} else {
+		rows, err = tx.QueryContext(ctx, "SELECT "+accountCols+accountFrom+" WHERE a."+col+" IN (?) ORDER BY a.id", bun.In(keys))
 	}
-	rows, err := tx.QueryContext(ctx, q, bun.In(keys))
 	if err != nil {
 		return nil, err
 	}

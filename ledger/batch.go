@@ -251,7 +251,7 @@ func (l *Ledger) writeBatch(ctx context.Context, tx bun.IDB, writes []entryWrite
 		return nil
 	}
 	pids, err := l.writeEntries(ctx, tx, writes, accts)
-	if errors.Is(err, errNotInserted) {
+	if errors.Is(err, errNotInserted) || errors.Is(err, errPartialConflict) {
 		return errKeyRace
 	}
 	if err != nil {

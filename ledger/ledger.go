@@ -61,6 +61,7 @@ type Ledger struct {
 	maxTry int
 	gc     *committer  // nil unless Config.GroupCommit.Enabled
 	closed atomic.Bool // set by Close
+	pipe   pipeline    // whether transactions can be pipelined (see pipeline.go)
 }
 
 // New returns a Ledger on db, which must have been migrated with Migrate. With

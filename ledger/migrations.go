@@ -28,6 +28,12 @@ func migrations() *migrate.Migrations {
 	ms.Add(database.Step("20261121000300", "ledger_hash_chain", func(ctx context.Context, tx bun.IDB) error {
 		return database.Exec(ctx, tx, schemaV3(database.IsPostgres(tx))...)
 	}))
+	ms.Add(database.Step("20261121000400", "ledger_pg_functions", func(ctx context.Context, tx bun.IDB) error {
+		if !database.IsPostgres(tx) {
+			return nil
+		}
+		return database.Exec(ctx, tx, pgFunctions()...)
+	}))
 	return ms
 }
 

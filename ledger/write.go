@@ -30,15 +30,16 @@ const writeChunk = 1000
 // writeEntries links ws into the hash chain in order (chain), then writes their entries, their
 // postings and the touched accounts' new counters and heads, and returns the postings' ids.
 //
-// On PostgreSQL each chunk of up to writeChunk rows is one statement: the entries' INSERT … ON
-// CONFLICT DO NOTHING, the postings' INSERT and (in the last chunk) the accounts' UPDATE, as
-// data-modifying CTEs, where the postings and the UPDATE only run if every entry of the chunk was
-// inserted. On SQLite the same writes are three statements (a writer there has the database to
-// itself, so statements are cheap).
+// On PostgreSQL it is one statement whatever the number of entries, a call of
+// ledger_write_entries_v1 (pgfuncs.go), which carries a pipelined transaction's COMMIT. On SQLite it
+// is three statements per chunk of up to writeChunk rows: the entries' INSERT … ON CONFLICT DO
+// NOTHING, the postings' INSERT and, after the last chunk, the accounts' UPDATEs (a writer there has
+// the database to itself, so statements are cheap).
 //
-// errNotInserted means some entry conflicted with a committed one. When ws fits one chunk nothing
-// was written; otherwise earlier chunks may have been, and the caller must roll the transaction
-// back.
+// errNotInserted means an entry conflicted with a committed one and nothing was written; when ws
+// holds several entries the caller must nonetheless roll back, as earlier SQLite chunks may have
+// been written. errPartialConflict (PostgreSQL, several entries) means the statement failed and
+// the transaction with it.
 func (l *Ledger) writeEntries(ctx context.Context, tx bun.IDB, ws []entryWrite, accts map[string]*accountRow) (map[postingKey]int64, error) {
 	for i := range ws {
 		ws[i].hash = chain(ws[i].id, ws[i].head, ws[i].rows)
@@ -48,6 +49,9 @@ func (l *Ledger) writeEntries(ctx context.Context, tx bun.IDB, ws []entryWrite, 
 		return nil, err
 	}
 	pids := make(map[postingKey]int64)
+	if l.isPG {
+		return pids, writeEntriesPG(ctx, tx, ws, dirty, pids, true)
+	}
 	for len(ws) > 0 {
 		n, rows := 0, 0
 		for n < len(ws) && (n == 0 || rows+len(ws[n].rows) <= writeChunk) {
@@ -60,12 +64,7 @@ func (l *Ledger) writeEntries(ctx context.Context, tx bun.IDB, ws []entryWrite, 
 		if len(ws) == 0 {
 			save = dirty
 		}
-		if l.isPG {
-			err = writeChunkPG(ctx, tx, chunk, save, pids)
-		} else {
-			err = writeChunkSQLite(ctx, tx, chunk, save, pids)
-		}
-		if err != nil {
+		if err := writeChunkSQLite(ctx, tx, chunk, save, pids); err != nil {
 			return nil, err
 		}
 	}
@@ -122,73 +121,17 @@ func (b *sqlBuf) entryValues(chunk []entryWrite) error {
 
 const postingCols = `(entry_id, account_id, seq, direction, amount, balance_before, balance_after, created_at, prev_hash)`
 
-// postingValues writes the chunk's postings as VALUES rows; with pgTypes, the first row casts its
-// values to the columns' types, which PostgreSQL needs when the VALUES are selected from.
-func (b *sqlBuf) postingValues(chunk []entryWrite, pgTypes bool) {
+// postingValues writes the chunk's postings as VALUES rows.
+func (b *sqlBuf) postingValues(chunk []entryWrite) {
 	b.WriteString(" VALUES ")
 	n := 0
 	for _, w := range chunk {
 		for _, r := range w.rows {
 			b.row(n, w.id, r.acct.ID, r.seq, string(r.dir), r.amount, r.before, r.after, dbTime{w.head.now}, r.prev)
-			if n == 0 && pgTypes {
-				b.WriteString("(?, ?, CAST(? AS BIGINT), ?, CAST(? AS NUMERIC), CAST(? AS NUMERIC), CAST(? AS NUMERIC), CAST(? AS TIMESTAMPTZ), CAST(? AS BYTEA))")
-			} else {
-				b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
-			}
+			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
 			n++
 		}
 	}
-}
-
-// writeChunkPG writes a chunk in one statement (see writeEntries); save, if not empty, are the
-// accounts to update with it.
-func writeChunkPG(ctx context.Context, tx bun.IDB, chunk []entryWrite, save []*accountRow, pids map[postingKey]int64) error {
-	var b sqlBuf
-	b.WriteString("WITH e AS (INSERT INTO ledger_entries " + entryCols)
-	if err := b.entryValues(chunk); err != nil {
-		return err
-	}
-	fmt.Fprintf(&b, ` ON CONFLICT DO NOTHING RETURNING 1), ok AS (SELECT count(*) = %d AS ok FROM e),
-p AS (INSERT INTO ledger_postings `+postingCols+` SELECT v.* FROM (`, len(chunk))
-	b.postingValues(chunk, true)
-	b.WriteString(`) AS v, ok WHERE ok.ok RETURNING id, account_id, seq)`)
-	if len(save) > 0 {
-		b.WriteString(`, u AS (UPDATE ledger_accounts AS a SET debits_posted = v.dp, credits_posted = v.cp,
-	debits_pending = v.dq, credits_pending = v.cq, seq = v.seq, head = v.head FROM (`)
-		b.accountValues(save)
-		b.WriteString(`) AS v (id, dp, cp, dq, cq, seq, head), ok WHERE ok.ok AND a.id = v.id RETURNING 1)
-SELECT (SELECT count(*) FROM u), p.id, p.account_id, p.seq FROM p`)
-	} else {
-		b.WriteString(" SELECT 0, p.id, p.account_id, p.seq FROM p")
-	}
-	rows, err := tx.QueryContext(ctx, b.String(), b.args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	n, updated := 0, 0
-	for rows.Next() {
-		var k postingKey
-		var pid int64
-		if err := rows.Scan(&updated, &pid, &k.acct, &k.seq); err != nil {
-			return err
-		}
-		pids[k] = pid
-		n++
-	}
-	if err := closeRows(rows); err != nil {
-		return err
-	}
-	if n == 0 {
-		return errNotInserted // every entry has postings: none were inserted
-	}
-	if want := postingCount(chunk); n != want {
-		return fmt.Errorf("ledger: wrote %d postings, want %d", n, want)
-	}
-	if updated != len(save) {
-		return fmt.Errorf("ledger: updated %d accounts, want %d", updated, len(save))
-	}
-	return nil
 }
 
 // accountValues writes the accounts' new counters, seq and head as VALUES rows, casting the
@@ -232,7 +175,7 @@ func writeChunkSQLite(ctx context.Context, tx bun.IDB, chunk []entryWrite, save 
 	}
 	b = sqlBuf{}
 	b.WriteString("INSERT INTO ledger_postings " + postingCols)
-	b.postingValues(chunk, false)
+	b.postingValues(chunk)
 	b.WriteString(" RETURNING id, account_id, seq")
 	rows, err := tx.QueryContext(ctx, b.String(), b.args...)
 	if err != nil {

@@ -19,18 +19,26 @@ const DefaultTries = 8
 // rolled back and run again from the start, at most tries times (0 means DefaultTries) with a
 // small jittered backoff; fn must therefore keep no state between attempts. log may be nil.
 func RunInTx(ctx context.Context, db *bun.DB, tries int, log *slog.Logger, fn func(ctx context.Context, tx bun.Tx) error) error {
+	return Retry(ctx, tries, log, func() error { return db.RunInTx(ctx, nil, fn) })
+}
+
+// Retry runs attempt, which must run one whole transaction (and roll it back when it fails), until
+// it succeeds or fails with an error that is not a transient conflict (Retryable), at most tries
+// times (0 means DefaultTries), with a jittered backoff from 2 ms doubling up to 200 ms between
+// tries, and not after ctx ends. It returns attempt's last error. log may be nil.
+func Retry(ctx context.Context, tries int, log *slog.Logger, attempt func() error) error {
 	if tries <= 0 {
 		tries = DefaultTries
 	}
 	backoff := 2 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		err := db.RunInTx(ctx, nil, fn)
-		if err == nil || !Retryable(err) || attempt >= tries || ctx.Err() != nil {
+	for n := 1; ; n++ {
+		err := attempt()
+		if err == nil || !Retryable(err) || n >= tries || ctx.Err() != nil {
 			return err
 		}
 		if log != nil {
 			log.LogAttrs(ctx, slog.LevelDebug, "database: retrying transaction after a transient conflict",
-				slog.Int("attempt", attempt), slog.String("error", err.Error()))
+				slog.Int("attempt", n), slog.String("error", err.Error()))
 		}
 		t := time.NewTimer(backoff/2 + rand.N(backoff))
 		select {
