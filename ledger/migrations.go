@@ -26,7 +26,10 @@ func migrations() *migrate.Migrations {
 		return database.Exec(ctx, tx, schemaV2()...)
 	}))
 	ms.Add(database.Step("20261121000300", "ledger_hash_chain", func(ctx context.Context, tx bun.IDB) error {
-		return database.Exec(ctx, tx, schemaV3(database.IsPostgres(tx))...)
+		if err := database.Exec(ctx, tx, schemaV3(database.IsPostgres(tx))...); err != nil {
+			return err
+		}
+		return rechain(ctx, tx)
 	}))
 	ms.Add(database.Step("20261121000400", "ledger_pg_functions", func(ctx context.Context, tx bun.IDB) error {
 		if !database.IsPostgres(tx) {
@@ -132,9 +135,8 @@ func schemaV2() []string {
 
 // schemaV3 adds the hash chain (see hashchain.go): each entry's hash, each posting's link to its
 // account's previous head, and each account's head. NULL is "none": an account with no entry yet,
-// a posting that is its account's first. It is meant for a ledger that has no entries yet (the
-// chain is part of the first release); entries written before it have no hash, which Verify
-// reports.
+// a posting that is its account's first. The step then chains the entries written before it
+// (rechain).
 func schemaV3(pg bool) []string {
 	blob := "BLOB"
 	if pg {

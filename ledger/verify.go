@@ -107,12 +107,8 @@ type verifyAcct struct {
 // It reads every posting, so it costs time proportional to the ledger's size. Errors: a database
 // error (the ledger's problems are in the Report, not the error).
 func (l *Ledger) Verify(ctx context.Context) (Report, error) {
-	opts := &sql.TxOptions{ReadOnly: true}
-	if l.isPG {
-		opts.Isolation = sql.LevelRepeatableRead
-	}
 	var rep Report
-	err := l.db.RunInTx(ctx, opts, func(ctx context.Context, tx bun.Tx) error {
+	err := l.snapshot(ctx, func(ctx context.Context, tx bun.IDB) error {
 		rep = Report{CheckedAt: l.now()}
 		return l.verify(ctx, tx, &rep)
 	})
@@ -120,6 +116,16 @@ func (l *Ledger) Verify(ctx context.Context) (Report, error) {
 		return Report{}, err
 	}
 	return rep, nil
+}
+
+// snapshot runs fn in a read-only transaction that sees one consistent state of the ledger
+// (REPEATABLE READ on PostgreSQL; SQLite's read transactions always do).
+func (l *Ledger) snapshot(ctx context.Context, fn func(ctx context.Context, tx bun.IDB) error) error {
+	opts := &sql.TxOptions{ReadOnly: true}
+	if l.isPG {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	return l.db.RunInTx(ctx, opts, func(ctx context.Context, tx bun.Tx) error { return fn(ctx, tx) })
 }
 
 func (l *Ledger) verify(ctx context.Context, tx bun.IDB, rep *Report) error {
