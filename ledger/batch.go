@@ -27,6 +27,17 @@ const (
 type BatchResult struct {
 	Entry Entry
 	Err   error
+
+	// lazy, when set, builds Entry: a batch's results are built by whoever reads them, so that
+	// the group committer hands the work to its callers' goroutines (see resolve).
+	lazy *entryWrite
+}
+
+// resolve builds r.Entry if it is lazy.
+func (r *BatchResult) resolve() {
+	if w := r.lazy; w != nil {
+		r.Entry, r.lazy = newEntry(w.id, w.head, w.rows, w.pids, w.hash), nil
+	}
 }
 
 // BatchError is the error of an AllOrNothing batch: the entry at Index failed with Err (which
@@ -89,6 +100,19 @@ func (l *Ledger) PostBatchTx(ctx context.Context, tx bun.IDB, entries []EntryInp
 		}
 		hashes[i] = entryHash(in)
 	}
+	res, err := l.postBatchChecked(ctx, tx, entries, hashes, pre, mode)
+	if err != nil {
+		return nil, err
+	}
+	for i := range res {
+		res[i].resolve()
+	}
+	return res, nil
+}
+
+// postBatchChecked is PostBatchTx for entries already validated: pre[i] is entry i's validation
+// error, hashes[i] its request hash. Its results may be lazy (see BatchResult.resolve).
+func (l *Ledger) postBatchChecked(ctx context.Context, tx bun.IDB, entries []EntryInput, hashes []string, pre []error, mode BatchMode) ([]BatchResult, error) {
 	_, own := tx.(*bun.DB)
 	own = own || tx == nil
 	var out []BatchResult
@@ -209,6 +233,11 @@ func (l *Ledger) postBatch(ctx context.Context, tx bun.IDB, entries []EntryInput
 		}()
 		if err != nil {
 			if mode == AllOrNothing {
+				if !lookup && len(keys) > 0 {
+					// An earlier entry of the batch may be a replay, applied here as if it were
+					// new: find out before naming the entry that fails.
+					return nil, errKeyRace
+				}
 				return nil, &BatchError{Index: i, Err: err}
 			}
 			res[i].Err = err
@@ -239,7 +268,7 @@ func (l *Ledger) postBatch(ctx context.Context, tx bun.IDB, entries []EntryInput
 		}
 	}
 	for i, j := range dup {
-		res[i] = res[j]
+		res[i] = res[j] // a lazy result is built from the same write twice, into two copies
 	}
 	return res, nil
 }
@@ -257,8 +286,9 @@ func (l *Ledger) writeBatch(ctx context.Context, tx bun.IDB, writes []entryWrite
 	if err != nil {
 		return err
 	}
-	for _, w := range writes {
-		res[w.idx].Entry = newEntry(w.id, w.head, w.rows, pids, w.hash)
+	for i := range writes {
+		writes[i].pids = pids
+		res[writes[i].idx].lazy = &writes[i]
 	}
 	return nil
 }

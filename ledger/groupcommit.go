@@ -33,6 +33,7 @@ type GroupCommitConfig struct {
 // gcReq is one Post waiting for the committer.
 type gcReq struct {
 	in   EntryInput
+	hash string           // request hash, computed by the caller
 	done chan BatchResult // buffered: the committer never blocks on a caller that gave up
 }
 
@@ -72,7 +73,9 @@ func (c *committer) post(ctx context.Context, in EntryInput) (Entry, error) {
 	}
 	c.inPost.Add(1)
 	defer c.inPost.Add(-1)
-	r := &gcReq{in: in, done: make(chan BatchResult, 1)}
+	// The caller's goroutine does what it can (validation, the request hash, and below, building
+	// its Entry), so that the committer, which every entry waits for, does only the batch.
+	r := &gcReq{in: in, hash: entryHash(in), done: make(chan BatchResult, 1)}
 	c.mu.RLock()
 	if c.closed {
 		c.mu.RUnlock()
@@ -87,6 +90,7 @@ func (c *committer) post(ctx context.Context, in EntryInput) (Entry, error) {
 	c.mu.RUnlock()
 	select {
 	case res := <-r.done:
+		res.resolve()
 		return res.Entry, res.Err
 	case <-ctx.Done():
 		return Entry{}, ctx.Err()
@@ -141,10 +145,11 @@ func (c *committer) run(l *Ledger) {
 // does not abort the others) and answers each caller; a transaction-level error answers every one.
 func (c *committer) commit(l *Ledger, batch []*gcReq) {
 	ins := make([]EntryInput, len(batch))
+	hashes := make([]string, len(batch))
 	for i, r := range batch {
-		ins[i] = r.in
+		ins[i], hashes[i] = r.in, r.hash
 	}
-	res, err := postBatchSafely(l, ins)
+	res, err := postBatchSafely(l, ins, hashes)
 	for i, r := range batch {
 		if err != nil {
 			r.done <- BatchResult{Err: err}
@@ -157,14 +162,14 @@ func (c *committer) commit(l *Ledger, batch []*gcReq) {
 // postBatchSafely runs PostBatch and turns a panic (a bug) into an error for this batch's callers,
 // so that the committer goroutine survives and no caller waits forever. bun rolls the transaction
 // back before the panic reaches here.
-func postBatchSafely(l *Ledger, ins []EntryInput) (res []BatchResult, err error) {
+func postBatchSafely(l *Ledger, ins []EntryInput, hashes []string) (res []BatchResult, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			l.log.Error("ledger: group commit batch panicked", "panic", fmt.Sprint(p))
 			res, err = nil, fmt.Errorf("ledger: group commit batch failed: %v", p)
 		}
 	}()
-	return l.PostBatch(context.Background(), ins, Independent)
+	return l.postBatchChecked(context.Background(), l.db, ins, hashes, make([]error, len(ins)), Independent)
 }
 
 // Close stops the group committer, after committing the entries already handed to it and answering

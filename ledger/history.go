@@ -187,28 +187,31 @@ func (l *Ledger) Entries(ctx context.Context, f EntryFilter) ([]Entry, string, e
 	if err := l.postingConds(ctx, w, f.Account, f.AccountPrefix, f.From, f.To, f.Metadata); err != nil {
 		return nil, "", err
 	}
-	// The cursor is the first matching posting of the previous page's last entry: carry on after
-	// it, leaving out that entry's other postings.
-	cursor := w.where()
+	// The cursor is the first matching posting of the previous page's last entry. Earlier pages
+	// returned exactly the entries whose first matching posting is at or before it, so this page
+	// takes the entries that have a matching posting after it and none at or before it: postings
+	// of concurrent entries interleave, so an entry returned earlier can have later postings too.
+	cond := w.where()
 	args := append([]any(nil), w.args...)
 	if after > 0 {
-		cursor += " AND p.id > ? AND p.entry_id <> COALESCE((SELECT entry_id FROM ledger_postings WHERE id = ?), '')"
-		args = append(args, after, after)
+		cond += " AND p.id > ?"
+		args = append(args, after)
 	}
-	// Read matching postings in ID order, in batches, until limit+1 distinct entries are seen.
+	// Read matching postings in ID order, in batches, until limit+1 new entries are seen.
 	var (
 		order []string
-		first = map[string]int64{}
+		first = map[string]int64{} // entry → its first matching posting after the cursor
 		from  int64
 		batch = 2 * (limit + 1)
 	)
 	for len(order) <= limit {
-		q := "SELECT p.id, p.entry_id" + w.from() + " WHERE " + cursor + " AND p.id > ? ORDER BY p.id LIMIT ?"
+		q := "SELECT p.id, p.entry_id" + w.from() + " WHERE " + cond + " AND p.id > ? ORDER BY p.id LIMIT ?"
 		rows, err := l.db.QueryContext(ctx, q, append(args, from, batch)...)
 		if err != nil {
 			return nil, "", err
 		}
 		n := 0
+		var fresh []string
 		for rows.Next() {
 			var (
 				id    int64
@@ -222,12 +225,40 @@ func (l *Ledger) Entries(ctx context.Context, f EntryFilter) ([]Entry, string, e
 			from = id
 			if _, ok := first[entry]; !ok {
 				first[entry] = id
-				order = append(order, entry)
+				fresh = append(fresh, entry)
 			}
 		}
 		if err := closeRows(rows); err != nil {
 			return nil, "", err
 		}
+		if after > 0 && len(fresh) > 0 {
+			// Leave out the entries an earlier page returned.
+			q := "SELECT DISTINCT p.entry_id" + w.from() + " WHERE " + w.where() + " AND p.id <= ? AND p.entry_id IN (?)"
+			seen, err := l.db.QueryContext(ctx, q, append(append([]any(nil), w.args...), after, bun.In(fresh))...)
+			if err != nil {
+				return nil, "", err
+			}
+			old := map[string]bool{}
+			for seen.Next() {
+				var e string
+				if err := seen.Scan(&e); err != nil {
+					seen.Close()
+					return nil, "", err
+				}
+				old[e] = true
+			}
+			if err := closeRows(seen); err != nil {
+				return nil, "", err
+			}
+			kept := fresh[:0]
+			for _, e := range fresh {
+				if !old[e] {
+					kept = append(kept, e)
+				}
+			}
+			fresh = kept
+		}
+		order = append(order, fresh...)
 		if n < batch {
 			break
 		}

@@ -352,3 +352,73 @@ func TestEntriesMatchesHistory(t *testing.T) {
 		}
 	}
 }
+
+// TestEntriesPagingConcurrentWriters pages through entries written by concurrent goroutines, whose
+// postings' IDs interleave on PostgreSQL (an entry can have postings on both sides of a page's
+// cursor): every entry must be listed exactly once.
+func TestEntriesPagingConcurrentWriters(t *testing.T) {
+	ctx := context.Background()
+	l, _ := setup(t)
+	const writers, perWriter, legs = 6, 15, 40
+	for w := 0; w < writers; w++ { // each writer its own accounts, so that writers run at once
+		for _, s := range []ledger.AccountSpec{
+			{Code: fmt.Sprintf("w%d:USDT", w), Asset: "USDT", Normal: ledger.Credit},
+			{Code: fmt.Sprintf("src%d:USDT", w), Asset: "USDT", Normal: ledger.Debit},
+		} {
+			if _, err := l.EnsureAccount(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	errs := make(chan error, writers)
+	for w := 0; w < writers; w++ {
+		go func() {
+			acct, src := fmt.Sprintf("w%d:USDT", w), fmt.Sprintf("src%d:USDT", w)
+			for i := 0; i < perWriter; i++ {
+				in := ledger.EntryInput{}
+				for j := 0; j < legs/2; j++ {
+					in.Postings = append(in.Postings,
+						ledger.PostingInput{Account: src, Direction: ledger.Debit, Amount: dec("1")},
+						ledger.PostingInput{Account: acct, Direction: ledger.Credit, Amount: dec("1")})
+				}
+				if _, err := l.Post(ctx, in); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for w := 0; w < writers; w++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]int{}
+	after := ""
+	for pages := 0; ; pages++ {
+		es, next, err := l.Entries(ctx, ledger.EntryFilter{Limit: 7, After: after})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range es {
+			seen[e.ID]++
+		}
+		if next == "" {
+			break
+		}
+		if pages > 1000 {
+			t.Fatal("paging does not end")
+		}
+		after = next
+	}
+	want := 1 + writers*perWriter // setup's funding entry, too
+	if len(seen) != want {
+		t.Fatalf("listed %d entries, want %d", len(seen), want)
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("entry %s listed %d times", id, n)
+		}
+	}
+}

@@ -25,14 +25,18 @@ import (
 )
 
 // Property test: random operation sequences applied both to the ledger and to an in-memory model
-// of it; after every step, every balance, every hold's status and every operation's error class
-// must agree.
+// of it; after every step, every balance, every hold's status, a random entry's postings and
+// reversal links, the row counts and every operation's error class must agree. The operations are
+// posts, holds, captures, voids, expiry sweeps, idempotent replays, malformed requests, reversals
+// (model_ops_test.go) and PostBatch in both modes; the whole test runs twice, as subtests: direct,
+// and groupcommit (Config.GroupCommit on, so that Post goes through the committer).
 //
 // Replay a failure with the seed and sequence it prints:
 //
-//	go test ./ledger -run '^TestModel$' -ledger.seed=S -ledger.seq=N
+//	go test ./ledger -run '^TestModel$/^direct$' -ledger.seed=S -ledger.seq=N
 //
-// (or SETTLE_LEDGER_SEED=S). -ledger.modeltime sets the time budget for the random sequences.
+// (or SETTLE_LEDGER_SEED=S). -ledger.modeltime sets the time budget for the random sequences of
+// the direct subtest; the groupcommit subtest gets half of it.
 var (
 	flagModelSeed = flag.Uint64("ledger.seed", 0, "TestModel: master seed (0: random; env SETTLE_LEDGER_SEED)")
 	flagModelSeq  = flag.Int("ledger.seq", -1, "TestModel: run only this sequence of the seed")
@@ -44,7 +48,7 @@ var modelSentinels = []error{
 	ledger.ErrNotFound, ledger.ErrInvalidAmount, ledger.ErrUnbalanced, ledger.ErrAssetMismatch,
 	ledger.ErrInsufficientFunds, ledger.ErrIdempotencyConflict, ledger.ErrAccountConflict,
 	ledger.ErrHoldNotPending, ledger.ErrInvalidEntry, ledger.ErrAssetConflict, ledger.ErrInvalidAsset,
-	ledger.ErrInvalidAccount,
+	ledger.ErrInvalidAccount, ledger.ErrAlreadyReversed, ledger.ErrReversalOfReversal, ledger.ErrClosed,
 }
 
 // modelAssets are the assets sequences use, with their precisions (PTS, precision 0, is created
@@ -69,9 +73,11 @@ type mHold struct {
 
 type mEntryKey struct {
 	desc, entryID string
-	post          *ledger.EntryInput // the request, to replay; nil for a capture
+	post          *ledger.EntryInput // the request, to replay; nil for a capture or a reversal
 	capHold       string
 	capAmount     decimal.Decimal
+	revOf         string // for a reversal: the entry it reverses, and its request
+	revIn         ledger.ReverseInput
 }
 
 type mHoldKey struct {
@@ -91,6 +97,8 @@ type model struct {
 	entryKeys map[string]*mEntryKey
 	holdKeys  map[string]*mHoldKey
 	tot       *mTotals
+	entries   map[string]*mEntry // every entry posted, by id (model_ops_test.go)
+	entryIDs  []string           // in posting order
 }
 
 func (m *model) posted(a *mAcct) decimal.Decimal {
@@ -182,19 +190,8 @@ func (m *model) postDesc(in ledger.EntryInput) string {
 // post returns the errors the ledger must report for in, and, on success, applies it (replayID is
 // the entry a replay must return).
 func (m *model) post(in ledger.EntryInput) (want []error, replayID string, commit func(entryID string)) {
-	if len(in.Postings) < 2 {
-		return []error{ledger.ErrInvalidEntry}, "", nil
-	}
-	for _, p := range in.Postings {
-		if badCode(p.Account) || (p.Direction != ledger.Debit && p.Direction != ledger.Credit) {
-			return []error{ledger.ErrInvalidEntry}, "", nil
-		}
-		if p.Amount.Sign() <= 0 {
-			return []error{ledger.ErrInvalidAmount}, "", nil
-		}
-	}
-	if _, ok := metaJSON(in.Metadata); !ok || !utf8Valid(in.Description) {
-		return []error{ledger.ErrInvalidEntry}, "", nil
+	if want := m.validEntry(in); want != nil {
+		return want, "", nil
 	}
 	desc := m.postDesc(in)
 	if k := m.entryKeys[in.IdempotencyKey]; in.IdempotencyKey != "" && k != nil {
@@ -246,8 +243,7 @@ func (m *model) post(in ledger.EntryInput) (want []error, replayID string, commi
 			c := in
 			m.entryKeys[in.IdempotencyKey] = &mEntryKey{desc: desc, entryID: entryID, post: &c}
 		}
-		m.tot.entries++
-		m.tot.postings += len(in.Postings)
+		m.addEntry(entryID, in.Postings, "")
 	}
 }
 
@@ -386,8 +382,8 @@ func (m *model) capture(holdID string, amount decimal.Decimal, key string) (want
 		if key != "" {
 			m.entryKeys[key] = &mEntryKey{desc: desc, entryID: entryID, capHold: holdID, capAmount: amount}
 		}
-		m.tot.entries++
-		m.tot.postings += 2
+		m.addEntry(entryID, []ledger.PostingInput{{Account: h.debit, Direction: ledger.Debit, Amount: amt},
+			{Account: h.credit, Direction: ledger.Credit, Amount: amt}}, "")
 	}
 }
 
@@ -485,6 +481,13 @@ func modelSeed(t *testing.T) uint64 {
 }
 
 func TestModel(t *testing.T) {
+	t.Run("direct", func(t *testing.T) { testModel(t, false, *flagModelTime) })
+	t.Run("groupcommit", func(t *testing.T) { testModel(t, true, *flagModelTime/2) })
+}
+
+// testModel runs random sequences for budget, each on a Ledger of its own, with group commit on if
+// group.
+func testModel(t *testing.T, group bool, budget time.Duration) {
 	ctx := context.Background()
 	db := dbtest.Open(t)
 	if err := ledger.Migrate(ctx, db); err != nil {
@@ -497,8 +500,8 @@ func TestModel(t *testing.T) {
 		}
 	}
 	master := modelSeed(t)
-	t.Logf("%s: seed %d; replay a sequence with: go test ./ledger -run '^TestModel$' -ledger.seed=%d -ledger.seq=N",
-		dbtest.Name(db), master, master)
+	t.Logf("%s: seed %d; replay a sequence with: go test ./ledger -run '^%s$' -ledger.seed=%d -ledger.seq=N",
+		dbtest.Name(db), master, t.Name(), master)
 	tot := &mTotals{}
 	clear(modelStats)
 	start := time.Now()
@@ -509,11 +512,11 @@ func TestModel(t *testing.T) {
 				break
 			}
 			i = *flagModelSeq
-		} else if seqs >= 1 && time.Since(start) > *flagModelTime {
+		} else if seqs >= 1 && time.Since(start) > budget {
 			break
 		}
 		r := rand.New(rand.NewPCG(master, uint64(i)))
-		ms := &modelSeqRun{t: t, ctx: ctx, r: r, seq: i, master: master}
+		ms := &modelSeqRun{t: t, ctx: ctx, r: r, seq: i, master: master, group: group}
 		ms.run(db, tot)
 		steps += ms.steps
 		seqs++
@@ -524,6 +527,12 @@ func TestModel(t *testing.T) {
 	mustVerify(t, ledger.New(db, ledger.Config{}))
 	t.Logf("%s: %d sequences, %d steps, %d entries, %d holds in %v", dbtest.Name(db), seqs, steps, tot.entries,
 		tot.holds, time.Since(start).Round(time.Millisecond))
+	for _, need := range []string{"ok", "insufficient funds", "idempotency key reused with a different request",
+		"not found", "entry already reversed", "entry is a reversal", "batch ok", "batch refused"} {
+		if modelStats[need] == 0 && *flagModelSeq < 0 && steps >= 600 {
+			t.Errorf("no %q outcome in %d steps: the operation mix no longer reaches it", need, steps)
+		}
+	}
 	t.Logf("outcomes: %v", modelStats)
 }
 
@@ -540,6 +549,7 @@ type modelSeqRun struct {
 	trace  []string
 	prefix string
 	nAcct  int
+	group  bool // Config.GroupCommit on
 }
 
 func (s *modelSeqRun) fatalf(format string, args ...any) {
@@ -548,21 +558,22 @@ func (s *modelSeqRun) fatalf(format string, args ...any) {
 	if len(tail) > 25 {
 		tail = tail[len(tail)-25:]
 	}
-	s.t.Fatalf("seed %d seq %d step %d: %s\nlast steps:\n  %s\nreplay: go test ./ledger -run '^TestModel$' -ledger.seed=%d -ledger.seq=%d",
-		s.master, s.seq, s.steps, fmt.Sprintf(format, args...), strings.Join(tail, "\n  "), s.master, s.seq)
+	s.t.Fatalf("seed %d seq %d step %d: %s\nlast steps:\n  %s\nreplay: go test ./ledger -run '^%s$' -ledger.seed=%d -ledger.seq=%d",
+		s.master, s.seq, s.steps, fmt.Sprintf(format, args...), strings.Join(tail, "\n  "), s.t.Name(), s.master, s.seq)
 }
 
 func (s *modelSeqRun) run(bdb *bun.DB, tot *mTotals) {
 	// Each sequence has its own accounts and keys, and a clock 30 days after the previous one's, so
 	// that it behaves the same run alone (-ledger.seq) or after others.
 	s.clk = &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(s.seq) * 30 * 24 * time.Hour)}
-	s.l = ledger.New(bdb, ledger.Config{Now: s.clk.Now})
+	s.l = ledger.New(bdb, ledger.Config{Now: s.clk.Now, GroupCommit: ledger.GroupCommitConfig{Enabled: s.group}})
+	defer s.l.Close()
 	if _, err := s.l.ExpireHolds(s.ctx); err != nil { // earlier sequences' holds
 		s.t.Fatal(err)
 	}
 	s.prefix = fmt.Sprintf("q%d:", s.seq)
 	s.m = &model{now: s.clk.Now(), accts: map[string]*mAcct{}, holds: map[string]*mHold{},
-		entryKeys: map[string]*mEntryKey{}, holdKeys: map[string]*mHoldKey{}, tot: tot}
+		entryKeys: map[string]*mEntryKey{}, holdKeys: map[string]*mHoldKey{}, tot: tot, entries: map[string]*mEntry{}}
 	for _, asset := range []string{"USDT", "BTC", "ETH", "PTS"} {
 		s.ensure(ledger.AccountSpec{Code: s.prefix + "world:" + asset, Asset: asset, Normal: ledger.Debit})
 		s.ensure(ledger.AccountSpec{Code: s.prefix + "user0:" + asset, Asset: asset, Normal: ledger.Credit, Flags: ledger.NoOverdraft})
@@ -579,6 +590,7 @@ func (s *modelSeqRun) run(bdb *bun.DB, tot *mTotals) {
 			return
 		}
 	}
+	s.finish()
 }
 
 func (s *modelSeqRun) logf(format string, args ...any) {
@@ -623,6 +635,10 @@ func (s *modelSeqRun) compare() {
 				h.Amount, mh.public(s.m.now), mh.captured, mh.amount)
 			return
 		}
+	}
+	s.compareEntry()
+	if s.t.Failed() {
+		return
 	}
 	var got mTotals
 	if err := s.l.DB().QueryRowContext(s.ctx, `SELECT (SELECT COUNT(*) FROM ledger_entries),
@@ -712,7 +728,7 @@ func (s *modelSeqRun) holdID() string {
 }
 
 func (s *modelSeqRun) step() {
-	switch op := s.r.IntN(100); {
+	switch op := s.r.IntN(116); {
 	case op < 5:
 		s.opEnsure()
 	case op < 28:
@@ -738,11 +754,15 @@ func (s *modelSeqRun) step() {
 		s.opReplay()
 	case op < 99:
 		s.opInvalid()
-	default:
+	case op < 100:
 		_, err := s.l.Balance(s.ctx, s.prefix+"nobody")
 		if d := errMismatch(err, []error{ledger.ErrNotFound}); d != "" {
 			s.fatalf("Balance of an unknown account: %s", d)
 		}
+	case op < 108:
+		s.opReverse()
+	default:
+		s.opBatch()
 	}
 }
 
@@ -815,11 +835,17 @@ func (s *modelSeqRun) multiLeg() ledger.EntryInput {
 }
 
 func (s *modelSeqRun) opPost(in ledger.EntryInput) {
-	want, replayID, commit := s.m.post(in)
 	e, err := s.l.Post(s.ctx, in)
 	s.logf("Post(key %q, %v) -> %s %v", in.IdempotencyKey, in.Postings, e.ID, err)
+	s.checkPost("Post", in, e, err)
+}
+
+// checkPost checks what posting in returned (by Post, or as one result of PostBatch) against the
+// model, and applies it to the model.
+func (s *modelSeqRun) checkPost(what string, in ledger.EntryInput, e ledger.Entry, err error) {
+	want, replayID, commit := s.m.post(in)
 	if d := errMismatch(err, want); d != "" {
-		s.fatalf("Post: %s", d)
+		s.fatalf("%s: %s", what, d)
 		return
 	}
 	if err != nil {
@@ -827,12 +853,16 @@ func (s *modelSeqRun) opPost(in ledger.EntryInput) {
 	}
 	if replayID != "" {
 		if e.ID != replayID {
-			s.fatalf("Post replay returned entry %s, want %s", e.ID, replayID)
+			s.fatalf("%s replay returned entry %s, want %s", what, e.ID, replayID)
 		}
 		return
 	}
+	if e.ID == "" || s.m.entries[e.ID] != nil || e.Reverses != "" || e.ReversedBy != "" {
+		s.fatalf("%s returned entry %q (reverses %q, reversed by %q), want a new one", what, e.ID, e.Reverses, e.ReversedBy)
+		return
+	}
 	if len(e.Postings) != len(in.Postings) {
-		s.fatalf("Post returned %d postings, want %d", len(e.Postings), len(in.Postings))
+		s.fatalf("%s returned %d postings, want %d", what, len(e.Postings), len(in.Postings))
 		return
 	}
 	for i, p := range in.Postings {
@@ -1006,6 +1036,18 @@ func (s *modelSeqRun) opReplay() {
 			return
 		}
 		rec := s.m.entryKeys[k]
+		if rec.revOf != "" {
+			in, of := rec.revIn, rec.revOf
+			if change {
+				if s.r.IntN(2) == 0 {
+					in.Description += "!"
+				} else {
+					of = s.entryPick()
+				}
+			}
+			s.reverse(of, in)
+			return
+		}
 		if rec.post == nil {
 			amt := rec.capAmount
 			if change {
@@ -1049,9 +1091,13 @@ func (s *modelSeqRun) opReplay() {
 			}
 		}
 		s.opHold(in)
-	default: // a capture key reused for a post, or the other way round
+	default: // a capture key reused for a post or a reversal, or the other way round
 		k := randKey(s.r, s.m.entryKeys)
 		if k == "" {
+			return
+		}
+		if s.m.entryKeys[k].revOf == "" && s.r.IntN(3) == 0 {
+			s.reverse(s.entryPick(), ledger.ReverseInput{IdempotencyKey: k, Description: "r"})
 			return
 		}
 		if s.m.entryKeys[k].post != nil && len(s.m.holdIDs) > 0 {

@@ -16,7 +16,8 @@ type entryWrite struct {
 	id   string
 	head entryHead
 	rows []postingRow
-	hash []byte // set by writeEntries
+	hash []byte               // set by writeEntries
+	pids map[postingKey]int64 // the postings' ids, once written (for a lazy BatchResult)
 }
 
 // errNotInserted: an entry of the write was not inserted because a unique index of ledger_entries
