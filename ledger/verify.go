@@ -97,6 +97,8 @@ type verifyAcct struct {
 //   - no NoOverdraft account's available balance is below zero;
 //   - for each asset, posted debits equal posted credits and pending debits equal pending credits;
 //   - every entry has at least two postings and balances per asset; holds are self-consistent;
+//   - every posting belongs to an existing entry and account, every reversal reverses an existing
+//     entry;
 //   - every reversal's postings mirror its original's exactly, and no reversal reverses a reversal;
 //   - the hash chain holds: every entry's hash is the SHA-256 of its content, its postings and
 //     their running balances, and the previous hash of each of its accounts; every posting links
@@ -158,6 +160,9 @@ func (l *Ledger) verify(ctx context.Context, tx bun.IDB, rep *Report) error {
 		return err
 	}
 	if err := verifyEntryHashes(ctx, tx, rep); err != nil {
+		return err
+	}
+	if err := verifyReferences(ctx, tx, rep); err != nil {
 		return err
 	}
 	if err := verifyHolds(ctx, tx, rep, accts, now); err != nil {

@@ -68,3 +68,32 @@ func verifyEntryHashes(ctx context.Context, tx bun.IDB, rep *Report) error {
 	check()
 	return nil
 }
+
+// verifyReferences reports rows that refer to rows that do not exist: postings of no entry and
+// reversals of no entry (on PostgreSQL no foreign key guards these; see schemaV5). Postings of no
+// account are reported by verifyPostings.
+func verifyReferences(ctx context.Context, tx bun.IDB, rep *Report) error {
+	for _, c := range []struct{ kind, query, format string }{
+		{ProblemEntry, `SELECT CAST(p.id AS TEXT), p.entry_id FROM ledger_postings p
+	WHERE NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.id = p.entry_id) ORDER BY p.id`, "posting %s belongs to entry %s, which does not exist"},
+		{ProblemReversal, `SELECT r.id, r.reverses_entry_id FROM ledger_entries r WHERE r.reverses_entry_id IS NOT NULL
+	AND NOT EXISTS (SELECT 1 FROM ledger_entries o WHERE o.id = r.reverses_entry_id) ORDER BY r.id`, "entry %s reverses entry %s, which does not exist"},
+	} {
+		rows, err := tx.QueryContext(ctx, c.query)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var a, b string
+			if err := rows.Scan(&a, &b); err != nil {
+				rows.Close()
+				return err
+			}
+			rep.add(c.kind, "", "", c.format, a, b)
+		}
+		if err := closeRows(rows); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/settle-go/settle/internal/database"
 	"github.com/settle-go/settle/ledger"
 )
 
@@ -16,6 +17,7 @@ func TestVerifyFindsCorruption(t *testing.T) {
 		args    []any
 		kind    string
 		account string
+		pgOnly  bool // SQLite's foreign keys refuse the corruption
 	}{
 		{name: "balance counter", sql: "UPDATE ledger_accounts SET credits_posted = '999' WHERE code = ?", args: []any{bob},
 			kind: ledger.ProblemPosted, account: bob},
@@ -35,6 +37,10 @@ func TestVerifyFindsCorruption(t *testing.T) {
 			kind: ledger.ProblemSequence, account: bob},
 		{name: "account seq", sql: "UPDATE ledger_accounts SET seq = 9 WHERE code = ?", args: []any{bob},
 			kind: ledger.ProblemSequence, account: bob},
+		{name: "posting of no entry", sql: "UPDATE ledger_postings SET entry_id = 'je_gone' WHERE seq = 2 AND account_id = (SELECT id FROM ledger_accounts WHERE code = ?)", args: []any{bob},
+			kind: ledger.ProblemEntry, pgOnly: true},
+		{name: "reversal of no entry", sql: "UPDATE ledger_entries SET reverses_entry_id = 'je_gone' WHERE id = (SELECT entry_id FROM ledger_postings WHERE seq = 2 AND account_id = (SELECT id FROM ledger_accounts WHERE code = ?))", args: []any{bob},
+			kind: ledger.ProblemReversal, pgOnly: true},
 		{name: "hold amount", sql: "UPDATE ledger_holds SET amount = '2000000'", kind: ledger.ProblemPending, account: alice},
 		{name: "hold status", sql: "UPDATE ledger_holds SET status = 'voided'", kind: ledger.ProblemPending, account: alice},
 	}
@@ -43,6 +49,9 @@ func TestVerifyFindsCorruption(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			l, _ := setup(t)
+			if tc.pgOnly && !database.IsPostgres(l.DB()) {
+				t.Skip("SQLite's foreign keys refuse this corruption")
+			}
 			mustPost(t, l, ledger.Transfer("", alice, bob, dec("10"), ""))
 			mustPost(t, l, ledger.Transfer("", alice, bob, dec("5"), ""))
 			if _, err := l.Hold(ctx, ledger.HoldInput{Debit: alice, Credit: bob, Amount: dec("1")}); err != nil {
