@@ -59,15 +59,16 @@ type Ledger struct {
 	nowFn  func() time.Time
 	isPG   bool
 	maxTry int
-	gc     *committer  // nil unless Config.GroupCommit.Enabled
-	closed atomic.Bool // set by Close
-	pipe   pipeline    // whether transactions can be pipelined (see pipeline.go)
+	gc     *committer    // nil unless Config.GroupCommit.Enabled
+	closed atomic.Bool   // set by Close
+	pipe   pipeline      // whether transactions can be pipelined (see pipeline.go)
+	writer chan struct{} // SQLite: one token, the turn to write (see writerTurn)
 }
 
 // New returns a Ledger on db, which must have been migrated with Migrate. With
 // Config.GroupCommit enabled it starts the committer goroutine, which Close stops.
 func New(db *bun.DB, cfg Config) *Ledger {
-	l := &Ledger{db: db, log: cfg.Logger, nowFn: cfg.Now, maxTry: 8}
+	l := &Ledger{db: db, log: cfg.Logger, nowFn: cfg.Now, maxTry: 8, writer: make(chan struct{}, 1)}
 	if l.log == nil {
 		l.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

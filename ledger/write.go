@@ -197,7 +197,8 @@ func writeChunkSQLite(ctx context.Context, tx bun.IDB, chunk []entryWrite, save 
 	return updateAccountsSQLite(ctx, tx, save)
 }
 
-// updateAccountsSQLite writes the accounts' counters, seq and head, one UPDATE each.
+// updateAccountsSQLite writes the accounts' counters, seq and head, one UPDATE each (measured no
+// slower than one UPDATE … FROM (VALUES …) for a batch's few dozen accounts).
 func updateAccountsSQLite(ctx context.Context, tx bun.IDB, accts []*accountRow) error {
 	for _, a := range accts {
 		res, err := tx.ExecContext(ctx, `UPDATE ledger_accounts SET debits_posted = ?, credits_posted = ?,
