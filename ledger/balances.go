@@ -26,10 +26,20 @@ func (l *Ledger) BalanceTx(ctx context.Context, tx bun.IDB, code string) (Balanc
 	if tx == nil {
 		tx = l.db
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT "+accountCols+`, h.debit_account_id, h.amount`+accountFrom+`
+	q := "SELECT " + accountCols + `, h.debit_account_id, h.amount` + accountFrom + `
 	LEFT JOIN ledger_holds h ON h.status = 'pending' AND h.expires_at IS NOT NULL AND h.expires_at <= ?
 		AND (h.debit_account_id = a.id OR h.credit_account_id = a.id)
-	WHERE a.code = ?`, dbTime{l.now()}, code)
+	WHERE a.code = ?`
+	if l.isPG {
+		q = "SELECT * FROM ledger_balance_v1(?, ?)" // the same query, its plan kept (pgfuncs.go)
+	}
+	var rows *sql.Rows
+	var err error
+	if l.isPG {
+		rows, err = tx.QueryContext(ctx, q, code, dbTime{l.now()})
+	} else {
+		rows, err = tx.QueryContext(ctx, q, dbTime{l.now()}, code)
+	}
 	if err != nil {
 		return Balance{}, err
 	}

@@ -318,3 +318,58 @@ func ExampleLedger_PostBatch() {
 	// 1 failed: true
 	// 2 merchant:mch_1:api:USDT credit 40 balance 50 -> 90
 }
+
+func ExampleLedger_VerifyCheckpoint() {
+	ctx := context.Background()
+	l, cleanup, err := exampleLedger()
+	defer cleanup()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	const custody, api = "custody:MATIC_MAINNET:USDT", "merchant:mch_1:api:USDT"
+	first, err := l.Post(ctx, ledger.Transfer("deposit:1", custody, api, decimal.RequireFromString("100"), "deposit"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	// Every entry carries its hash; each links to the previous entry of each of its accounts.
+	fmt.Println("entry hash:", len(first.Hash), "hex digits")
+
+	// Keep a checkpoint (or only its digest) somewhere the database's writers cannot change it.
+	cp, err := l.Checkpoint(ctx)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if _, err := l.Post(ctx, ledger.Transfer("payout:1", api, custody, decimal.RequireFromString("30"), "payout")); err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	// Later: the chain is intact, and nothing before the checkpoint was rewritten.
+	rep, err := l.VerifyCheckpoint(ctx, cp)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("verified:", rep.OK(), "entries:", rep.Entries)
+
+	// Someone edits history directly in the database.
+	if _, err := l.DB().ExecContext(ctx, "UPDATE ledger_entries SET description = 'refund' WHERE id = ?", first.ID); err != nil {
+		fmt.Println(err)
+		return
+	}
+	rep, err = l.Verify(ctx)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, p := range rep.Problems {
+		fmt.Println(p.Kind)
+	}
+	// Output:
+	// entry hash: 64 hex digits
+	// verified: true entries: 2
+	// hash_chain
+}

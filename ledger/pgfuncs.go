@@ -41,6 +41,22 @@ BEGIN
 	END IF;
 END
 $fn$`,
+		// ledger_balance_v1 is Balance's read: the account, and the pending holds on it that are
+		// past their deadline at p_now (one row each; one row with NULLs when there are none).
+		`CREATE OR REPLACE FUNCTION ledger_balance_v1(p_code TEXT, p_now TIMESTAMPTZ)
+RETURNS TABLE (o_id TEXT, o_code TEXT, o_asset TEXT, o_normal TEXT, o_flags BIGINT, o_metadata JSONB,
+	o_debits_posted NUMERIC, o_credits_posted NUMERIC, o_debits_pending NUMERIC, o_credits_pending NUMERIC,
+	o_seq BIGINT, o_created_at TIMESTAMPTZ, o_precision INTEGER, o_head BYTEA, o_hold_debit TEXT, o_hold_amount NUMERIC)
+LANGUAGE plpgsql STABLE AS $fn$
+BEGIN
+	RETURN QUERY SELECT a.id, a.code, a.asset, a.normal, a.flags, a.metadata, a.debits_posted, a.credits_posted,
+		a.debits_pending, a.credits_pending, a.seq, a.created_at, s.precision, a.head, h.debit_account_id, h.amount
+	FROM ledger_accounts a JOIN ledger_assets s ON s.code = a.asset
+	LEFT JOIN ledger_holds h ON h.status = 'pending' AND h.expires_at IS NOT NULL AND h.expires_at <= p_now
+		AND (h.debit_account_id = a.id OR h.credit_account_id = a.id)
+	WHERE a.code = p_code;
+END
+$fn$`,
 		// ledger_write_entries_v1 inserts the entries (ON CONFLICT DO NOTHING), then, if every one
 		// was inserted, their postings and the accounts' new state. If none was inserted (a single
 		// entry that conflicts) it returns no rows and writes nothing; if some were, it raises SL001
