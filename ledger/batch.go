@@ -279,7 +279,7 @@ func (l *Ledger) writeBatch(ctx context.Context, tx bun.IDB, writes []entryWrite
 	if len(writes) == 0 {
 		return nil
 	}
-	pids, err := l.writeEntries(ctx, tx, writes, accts)
+	pids, err := l.writeEntries(ctx, tx, writes, accts, true) // the batch's last statement
 	if errors.Is(err, errNotInserted) || errors.Is(err, errPartialConflict) {
 		return errKeyRace
 	}

@@ -185,7 +185,7 @@ func (l *Ledger) tryPost(ctx context.Context, tx bun.IDB, in EntryInput, hash, r
 	e, _, err := l.writeEntry(ctx, tx, entryHead{
 		key: in.IdempotencyKey, hash: hash, description: in.Description, metadata: in.Metadata, now: now,
 		reverses: reverses,
-	}, accts, rows)
+	}, accts, rows, true) // the entry is the transaction's last write
 	return e, err
 }
 
@@ -312,14 +312,16 @@ type entryHead struct {
 // another transaction committed an entry under the same idempotency key first, it writes nothing
 // and returns that entry with inserted false (or ErrIdempotencyConflict if its request differs). For
 // a reversal (h.reverses set), a reversal of the same entry committed first is ErrAlreadyReversed.
-func (l *Ledger) writeEntry(ctx context.Context, tx bun.IDB, h entryHead, accts map[string]*accountRow, rows []postingRow) (Entry, bool, error) {
+//
+// final is writeEntries': true only when nothing else is written after the entry.
+func (l *Ledger) writeEntry(ctx context.Context, tx bun.IDB, h entryHead, accts map[string]*accountRow, rows []postingRow, final bool) (Entry, bool, error) {
 	for _, r := range rows {
 		if r.before.tooBig() || r.after.tooBig() {
 			return Entry{}, false, fmt.Errorf("%w: account %s balance out of range", ErrInvalidAmount, r.acct.Code)
 		}
 	}
 	w := []entryWrite{{id: ids.New("je"), head: h, rows: rows}}
-	pids, err := l.writeEntries(ctx, tx, w, accts)
+	pids, err := l.writeEntries(ctx, tx, w, accts, final)
 	if errors.Is(err, errNotInserted) {
 		other, err := entryByKey(ctx, tx, h.key, h.hash)
 		if err != nil {

@@ -325,7 +325,8 @@ func (l *Ledger) capture(ctx context.Context, tx bun.IDB, holdID string, amount 
 		meta = map[string]any{}
 	}
 	meta["hold_id"] = h.ID
-	e, inserted, err := l.writeEntry(ctx, tx, entryHead{key: key, hash: hash, description: h.Description, metadata: meta, now: now}, accts, rows)
+	// Not final: the hold's row is updated after the entry, in the same transaction.
+	e, inserted, err := l.writeEntry(ctx, tx, entryHead{key: key, hash: hash, description: h.Description, metadata: meta, now: now}, accts, rows, false)
 	if err != nil {
 		return Hold{}, Entry{}, err
 	}

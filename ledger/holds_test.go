@@ -3,9 +3,11 @@ package ledger_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"github.com/uptrace/bun"
 
 	"github.com/settle-go/settle/ledger"
@@ -216,6 +218,63 @@ func TestHoldTxRollsBackWithCaller(t *testing.T) {
 	}
 	if after := snapshot(t, l); after != before {
 		t.Fatalf("rolled-back tx left writes:\n%s\nvs\n%s", before, after)
+	}
+	mustVerify(t, l)
+}
+
+// TestCaptureVoidRace captures and voids each of many holds at once: exactly one of the two wins,
+// the loser fails with ErrHoldNotPending and writes nothing (a capture's entry exists only for a
+// captured hold), and Verify passes.
+func TestCaptureVoidRace(t *testing.T) {
+	ctx := context.Background()
+	l, _ := setup(t)
+	const n = 40
+	holds := make([]ledger.Hold, n)
+	for i := range holds {
+		h, err := l.Hold(ctx, ledger.HoldInput{Debit: alice, Credit: bob, Amount: dec("1")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		holds[i] = h
+	}
+	type outcome struct{ captureErr, voidErr error }
+	out := make([]outcome, n)
+	var wg sync.WaitGroup
+	for i, h := range holds {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			_, _, out[i].captureErr = l.Capture(ctx, h.ID, dec("1"), "")
+		}()
+		go func() {
+			defer wg.Done()
+			_, out[i].voidErr = l.Void(ctx, h.ID)
+		}()
+	}
+	wg.Wait()
+	captured := 0
+	for i, o := range out {
+		c, v := o.captureErr == nil, o.voidErr == nil
+		if c == v {
+			t.Fatalf("hold %d: capture %v, void %v: exactly one must win", i, o.captureErr, o.voidErr)
+		}
+		if loser := map[bool]error{true: o.voidErr, false: o.captureErr}[c]; !errors.Is(loser, ledger.ErrHoldNotPending) {
+			t.Fatalf("hold %d: the loser failed with %v", i, loser)
+		}
+		if c {
+			captured++
+		}
+	}
+	es, _, err := l.Entries(ctx, ledger.EntryFilter{Account: alice, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(es) - 1; got != captured { // alice's funding entry is the other one
+		t.Fatalf("%d capture entries for %d captured holds", got, captured)
+	}
+	want := dec("100").Sub(decimal.NewFromInt(int64(captured)))
+	if b := mustBalance(t, l, alice); !b.Posted.Equal(want) || !b.Held.IsZero() {
+		t.Fatalf("alice %+v, want posted %s and nothing held", b, want)
 	}
 	mustVerify(t, l)
 }

@@ -41,7 +41,11 @@ const writeChunk = 1000
 // holds several entries the caller must nonetheless roll back, as earlier SQLite chunks may have
 // been written. errPartialConflict (PostgreSQL, several entries) means the statement failed and
 // the transaction with it.
-func (l *Ledger) writeEntries(ctx context.Context, tx bun.IDB, ws []entryWrite, accts map[string]*accountRow) (map[postingKey]int64, error) {
+//
+// final says that the write is the transaction's last statement, so that a pipelined transaction
+// may commit with it (withCommit); a caller that writes more afterwards (Capture updates its hold)
+// must pass false, or what follows would run after the commit, outside the transaction.
+func (l *Ledger) writeEntries(ctx context.Context, tx bun.IDB, ws []entryWrite, accts map[string]*accountRow, final bool) (map[postingKey]int64, error) {
 	for i := range ws {
 		ws[i].hash = chain(ws[i].id, ws[i].head, ws[i].rows)
 	}
@@ -51,7 +55,7 @@ func (l *Ledger) writeEntries(ctx context.Context, tx bun.IDB, ws []entryWrite, 
 	}
 	pids := make(map[postingKey]int64)
 	if l.isPG {
-		return pids, writeEntriesPG(ctx, tx, ws, dirty, pids, true)
+		return pids, writeEntriesPG(ctx, tx, ws, dirty, pids, final)
 	}
 	for len(ws) > 0 {
 		n, rows := 0, 0
