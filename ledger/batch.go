@@ -64,7 +64,9 @@ var errKeyRace = errors.New("ledger: an idempotency key of the batch was committ
 // of the entries before it), and writes the entries, their postings and the accounts' new balances
 // in a few multi-row statements. Idempotency keys behave as for Post: a key posted earlier returns
 // the first entry (ErrIdempotencyConflict for a different request); a key used twice in the batch
-// gives the second entry the first one's result (or ErrIdempotencyConflict if the requests differ).
+// gives the second entry the first one's result (or ErrIdempotencyConflict if the requests differ)
+// once the first was written. An entry that failed wrote nothing and did not use its key, exactly
+// as with Post: a later entry under the key is checked on its own.
 //
 // In AllOrNothing mode the first failing entry makes the batch write nothing and return a
 // *BatchError with its index; in Independent mode each failing entry gets its own Err and writes

@@ -171,6 +171,34 @@ func TestPostBatchSameKey(t *testing.T) {
 	mustVerify(t, l)
 }
 
+// TestPostBatchSameKeyFirstFails: a key's first entry in the batch fails, which writes nothing and
+// does not use the key (as with Post one at a time): a later identical entry is checked on its own
+// and, after a top-up, written; a different request under the key then conflicts with it.
+func TestPostBatchSameKeyFirstFails(t *testing.T) {
+	l, _ := setup(t) // alice has 100
+	ctx := context.Background()
+	big := ledger.Transfer("k", alice, bob, dec("150"), "pay")
+	res, err := l.PostBatch(ctx, []ledger.EntryInput{
+		big,
+		ledger.Transfer("", world, alice, dec("100"), "top up"),
+		big,
+		ledger.Transfer("k", alice, bob, dec("1"), "other"),
+	}, ledger.Independent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(res[0].Err, ledger.ErrInsufficientFunds) || res[1].Err != nil || res[2].Err != nil ||
+		!errors.Is(res[3].Err, ledger.ErrIdempotencyConflict) {
+		t.Fatalf("results %v / %v / %v / %v", res[0].Err, res[1].Err, res[2].Err, res[3].Err)
+	}
+	if e, err := l.Post(ctx, big); err != nil || e.ID != res[2].Entry.ID {
+		t.Fatalf("replay after the batch: %s %v, want %s", e.ID, err, res[2].Entry.ID)
+	}
+	wantBalance(t, l, alice, "50", "0", "50")
+	wantBalance(t, l, bob, "150", "0", "150")
+	mustVerify(t, l)
+}
+
 func TestPostBatchHotAccount(t *testing.T) {
 	l, _ := setup(t)
 	ctx := context.Background()

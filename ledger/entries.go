@@ -165,7 +165,17 @@ func (l *Ledger) tryPost(ctx context.Context, tx bun.IDB, in EntryInput, hash, r
 	}
 	if reverses != "" {
 		// A concurrent reversal of the same entry may have committed while this one waited for the
-		// locks; it takes precedence over whatever the checks below would say.
+		// locks; it takes precedence over whatever the checks below would say. If it was this very
+		// request under the same key (a client's retry), that reversal is the answer.
+		if in.IdempotencyKey != "" {
+			id, err := entryByKey(ctx, tx, in.IdempotencyKey, hash)
+			if err != nil {
+				return Entry{}, err
+			}
+			if id != "" {
+				return loadEntry(ctx, tx, id)
+			}
+		}
 		if err := notReversed(ctx, tx, reverses); err != nil {
 			return Entry{}, err
 		}

@@ -204,7 +204,8 @@ func writeEntriesPG(ctx context.Context, tx bun.IDB, ws []entryWrite, save []*ac
 		var k postingKey
 		var pid int64
 		if err := rows.Scan(&pid, &k.acct, &k.seq); err != nil {
-			return err
+			// The COMMIT was sent with the write and runs whether or not its rows are read.
+			return fmt.Errorf("ledger: reading the written postings (the write may have committed): %w", err)
 		}
 		pids[k] = pid
 		n++
@@ -217,7 +218,9 @@ func writeEntriesPG(ctx context.Context, tx bun.IDB, ws []entryWrite, save []*ac
 		return errNotInserted
 	}
 	if n != len(postings) {
-		return fmt.Errorf("ledger: wrote %d postings, want %d", n, len(postings))
+		// The function inserts exactly the postings it is given, so this cannot happen; if it
+		// did, the transaction may already have committed with the write.
+		return fmt.Errorf("ledger: internal error: wrote %d postings, want %d (the write may have committed)", n, len(postings))
 	}
 	return nil
 }

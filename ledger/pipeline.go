@@ -114,6 +114,16 @@ func (l *Ledger) runPiped(ctx context.Context, fn func(ctx context.Context, tx b
 		}
 		defer conn.Close()
 		c := &pipeConn{Conn: conn}
+		defer func() {
+			// A panic in fn (a bug) must not return a connection holding an open transaction,
+			// and its row locks, to the pool: close it, which makes PostgreSQL roll back.
+			if p := recover(); p != nil {
+				if c.begun && !c.committed {
+					_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+				}
+				panic(p)
+			}
+		}()
 		err = fn(ctx, c)
 		if err == nil && c.begun && !c.committed {
 			if _, err = conn.ExecContext(ctx, "COMMIT"); err == nil {

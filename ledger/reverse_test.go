@@ -6,7 +6,9 @@ import (
 	"reflect"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/settle-go/settle/internal/database"
 	"github.com/settle-go/settle/ledger"
 )
 
@@ -262,4 +264,41 @@ func TestVerifyReversalOfReversal(t *testing.T) {
 	if len(rep.Problems) != 2 || rep.Problems[0].Kind != ledger.ProblemReversal || rep.Problems[1].Kind != ledger.ProblemChain {
 		t.Fatalf("problems %+v", rep.Problems)
 	}
+}
+
+// TestConcurrentReverseSameKey: a client retries a Reverse (same key, same request) while the first
+// call is still committing; the retry waits for the accounts' locks and must return the first
+// reversal, not ErrAlreadyReversed. A trigger slows the first call's write so that the retry
+// arrives in time (PostgreSQL only).
+func TestConcurrentReverseSameKey(t *testing.T) {
+	ctx := context.Background()
+	l, _ := setup(t)
+	if !database.IsPostgres(l.DB()) {
+		t.Skip("the slowing trigger is PostgreSQL's")
+	}
+	e := mustPost(t, l, ledger.Transfer("", alice, bob, dec("5"), ""))
+	for _, q := range []string{
+		`CREATE FUNCTION test_slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.3); RETURN NULL; END $$`,
+		`CREATE TRIGGER test_slow AFTER INSERT ON ledger_postings FOR EACH STATEMENT EXECUTE FUNCTION test_slow()`,
+	} {
+		if _, err := l.DB().ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	got := make([]ledger.Entry, 2)
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(time.Duration(i) * 100 * time.Millisecond) // the retry comes second
+			got[i], errs[i] = l.Reverse(ctx, e.ID, ledger.ReverseInput{IdempotencyKey: "rev-1", Description: "undo"})
+		}()
+	}
+	wg.Wait()
+	if errs[0] != nil || errs[1] != nil || got[0].ID != got[1].ID {
+		t.Fatalf("first %s %v, retry %s %v: want one reversal for both", got[0].ID, errs[0], got[1].ID, errs[1])
+	}
+	mustVerify(t, l)
 }
