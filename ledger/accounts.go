@@ -221,15 +221,13 @@ func (l *Ledger) lockAccounts(ctx context.Context, tx bun.IDB, col string, keys 
 	return out, nil
 }
 
-// lockFound is lockAccounts that leaves unknown keys out of the map instead of failing.
+// lockFound is lockAccounts that leaves unknown keys out of the map instead of failing. The rows
+// it returns carry what a write needs: no metadata and no creation time.
 func (l *Ledger) lockFound(ctx context.Context, tx bun.IDB, col string, keys []string) (map[string]*accountRow, error) {
-	var rows *sql.Rows
-	var err error
 	if l.isPG {
-		rows, err = lockAccountsPG(ctx, tx, col, keys)
-	} else {
-		rows, err = tx.QueryContext(ctx, "SELECT "+accountCols+accountFrom+" WHERE a."+col+" IN (?) ORDER BY a.id", bun.In(keys))
+		return l.lockFoundPG(ctx, tx, col, keys)
 	}
+	rows, err := tx.QueryContext(ctx, "SELECT "+accountCols+accountFrom+" WHERE a."+col+" IN (?) ORDER BY a.id", bun.In(keys))
 	if err != nil {
 		return nil, err
 	}

@@ -97,3 +97,17 @@ func (l *Ledger) asset(ctx context.Context, db bun.IDB, code string) (Asset, err
 	}
 	return a, nil
 }
+
+// precision returns asset's precision, read once per Ledger and then kept: an asset's precision
+// never changes (EnsureAsset refuses a different one, ErrAssetConflict).
+func (l *Ledger) precision(ctx context.Context, db bun.IDB, asset string) (int32, error) {
+	if p, ok := l.precisions.Load(asset); ok {
+		return p.(int32), nil
+	}
+	var p int32
+	if err := db.QueryRowContext(ctx, "SELECT precision FROM ledger_assets WHERE code = ?", asset).Scan(&p); err != nil {
+		return 0, fmt.Errorf("ledger: precision of asset %s: %w", asset, err)
+	}
+	l.precisions.Store(asset, p)
+	return p, nil
+}

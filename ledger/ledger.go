@@ -28,6 +28,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -63,6 +64,8 @@ type Ledger struct {
 	closed atomic.Bool   // set by Close
 	pipe   pipeline      // whether transactions can be pipelined (see pipeline.go)
 	writer chan struct{} // SQLite: one token, the turn to write (see writerTurn)
+	// precisions caches each asset's precision (string → int32; see precision).
+	precisions sync.Map
 }
 
 // New returns a Ledger on db, which must have been migrated with Migrate. With
