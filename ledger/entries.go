@@ -113,6 +113,8 @@ type postingRow struct {
 	seq           int64
 	before, after units
 	prev          []byte // the account's chain head before the entry (set by chain)
+	// amount, before and after in decimal, computed once by chain for the hash and the write.
+	amountS, beforeS, afterS string
 }
 
 func (l *Ledger) post(ctx context.Context, tx bun.IDB, in EntryInput, hash string) (Entry, error) {

@@ -107,8 +107,9 @@ func chain(id string, h entryHead, rows []postingRow) []byte {
 			prev[r.acct] = p
 		}
 		r.prev = p
-		ce.postings[i] = chainPosting{account: r.acct.ID, seq: r.seq, dir: r.dir, amount: r.amount.String(),
-			before: r.before.String(), after: r.after.String(), prev: p}
+		r.amountS, r.beforeS, r.afterS = r.amount.String(), r.before.String(), r.after.String()
+		ce.postings[i] = chainPosting{account: r.acct.ID, seq: r.seq, dir: r.dir, amount: r.amountS,
+			before: r.beforeS, after: r.afterS, prev: p}
 	}
 	sum := ce.digest()
 	for a := range prev {
