@@ -1,7 +1,8 @@
 // Package ledger is settle's double-entry ledger: assets, accounts, immutable journal entries and
 // their postings with running balances, reversals (Reverse), holds (two-phase transfers), balances
-// now and in the past (BalanceAt, BalanceAsOf), filtered and paged history (History, Entries) and
-// an invariant check, all in its own ledger_ tables on PostgreSQL or SQLite.
+// now and in the past (BalanceAt, BalanceAsOf), filtered and paged history (History, Entries), a
+// hash chain that makes the journal tamper-evident (Entry.Hash, Checkpoint, VerifyCheckpoint) and
+// an invariant check (Verify), all in its own ledger_ tables on PostgreSQL or SQLite.
 //
 // Amounts are decimal.Decimal at the API and exact integers in base units inside and in storage;
 // an amount with more fractional digits than its asset allows is refused (ErrInvalidAmount), never
@@ -18,10 +19,12 @@
 // serialization error, which the caller must retry. The ledger's own transactions retry such
 // transient conflicts (and SQLite's busy errors) by themselves.
 //
-// Throughput: PostBatch posts many entries in one transaction, locking the union of their
-// accounts once (same order) and writing in a few multi-row statements; Config.GroupCommit makes
-// Post gather concurrent callers' entries into such batches (one commit for many entries, which
-// matters most on a hot account whose row lock is otherwise held across every commit's flush).
+// Throughput: on PostgreSQL a transaction of the ledger's own takes two round trips, BEGIN riding
+// on the lock and COMMIT on the write (see pipeline.go). PostBatch posts many entries in one
+// transaction, locking the union of their accounts once (same order) and writing them in one
+// statement; Config.GroupCommit makes Post gather concurrent callers' entries into such batches
+// (one commit for many entries, which matters most on a hot account whose row lock is otherwise
+// held across every commit's flush).
 package ledger
 
 import (
