@@ -32,7 +32,7 @@ const writeChunk = 1000
 // postings and the touched accounts' new counters and heads, and returns the postings' ids.
 //
 // On PostgreSQL it is one statement whatever the number of entries, a call of
-// ledger_write_entries_v1 (pgfuncs.go), which carries a pipelined transaction's COMMIT. On SQLite it
+// ledger_write_entries_v1 (pgfuncs.go), which carries a pipelined transaction's COMMIT when final. On SQLite it
 // is three statements per chunk of up to writeChunk rows: the entries' INSERT … ON CONFLICT DO
 // NOTHING, the postings' INSERT and, after the last chunk, the accounts' UPDATEs (a writer there has
 // the database to itself, so statements are cheap).
