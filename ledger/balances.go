@@ -26,19 +26,17 @@ func (l *Ledger) BalanceTx(ctx context.Context, tx bun.IDB, code string) (Balanc
 	if tx == nil {
 		tx = l.db
 	}
-	q := "SELECT " + accountCols + `, h.debit_account_id, h.amount` + accountFrom + `
-	LEFT JOIN ledger_holds h ON h.status = 'pending' AND h.expires_at IS NOT NULL AND h.expires_at <= ?
-		AND (h.debit_account_id = a.id OR h.credit_account_id = a.id)
-	WHERE a.code = ?`
-	if l.isPG {
-		q = "SELECT * FROM ledger_balance_v1(?, ?)" // the same query, its plan kept (pgfuncs.go)
-	}
+	now := dbTime{l.now()}
 	var rows *sql.Rows
 	var err error
 	if l.isPG {
-		rows, err = tx.QueryContext(ctx, q, code, dbTime{l.now()})
+		// The same query as below, in a function that keeps its plan (pgfuncs.go).
+		rows, err = tx.QueryContext(ctx, "SELECT * FROM ledger_balance_v1(?, ?)", code, now)
 	} else {
-		rows, err = tx.QueryContext(ctx, q, dbTime{l.now()}, code)
+		rows, err = tx.QueryContext(ctx, "SELECT "+accountCols+`, h.debit_account_id, h.amount`+accountFrom+`
+	LEFT JOIN ledger_holds h ON h.status = 'pending' AND h.expires_at IS NOT NULL AND h.expires_at <= ?
+		AND (h.debit_account_id = a.id OR h.credit_account_id = a.id)
+	WHERE a.code = ?`, now, code)
 	}
 	if err != nil {
 		return Balance{}, err

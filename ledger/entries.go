@@ -316,6 +316,7 @@ func applyLegs(legs []leg) []postingRow {
 type entryHead struct {
 	key, hash, description string
 	metadata               map[string]any
+	metaJSON               string // metadata as encodeMeta wrote it, "" for none (set by writeEntries)
 	now                    time.Time
 	reverses               string // ID of the entry this one reverses, or ""
 }
@@ -353,7 +354,7 @@ func (l *Ledger) writeEntry(ctx context.Context, tx bun.IDB, h entryHead, accts 
 	if err != nil {
 		return Entry{}, false, err
 	}
-	return newEntry(w[0].id, h, rows, pids, w[0].hash), true, nil
+	return newEntry(w[0].id, w[0].head, rows, pids, w[0].hash), true, nil
 }
 
 // postingKey identifies a posting by its account and seq.
@@ -365,7 +366,7 @@ type postingKey struct {
 // newEntry returns the written entry id with head h, postings rows (whose ids are in pids) and
 // hash.
 func newEntry(id string, h entryHead, rows []postingRow, pids map[postingKey]int64, hash []byte) Entry {
-	e := Entry{ID: id, IdempotencyKey: h.key, Description: h.description, Metadata: normMeta(h.metadata),
+	e := Entry{ID: id, IdempotencyKey: h.key, Description: h.description, Metadata: metaFromJSON(h.metaJSON),
 		CreatedAt: h.now, Postings: make([]Posting, len(rows)), Reverses: h.reverses, Hash: hexHash(hash)}
 	for i, r := range rows {
 		e.Postings[i] = Posting{

@@ -96,7 +96,7 @@ func (e *chainEntry) digest() []byte {
 // touched twice chains both postings to the same previous head.
 func chain(id string, h entryHead, rows []postingRow) []byte {
 	ce := chainEntry{id: id, key: h.key, description: h.description, reverses: h.reverses,
-		meta: canonMeta(normMeta(h.metadata)), createdMicros: h.now.UnixMicro(),
+		meta: canonMeta(metaFromJSON(h.metaJSON)), createdMicros: h.now.UnixMicro(),
 		postings: make([]chainPosting, len(rows))}
 	prev := make(map[*accountRow][]byte, len(rows))
 	for i := range rows {

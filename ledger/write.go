@@ -47,6 +47,14 @@ const writeChunk = 1000
 // must pass false, or what follows would run after the commit, outside the transaction.
 func (l *Ledger) writeEntries(ctx context.Context, tx bun.IDB, ws []entryWrite, accts map[string]*accountRow, final bool) (map[postingKey]int64, error) {
 	for i := range ws {
+		// The metadata is encoded once, here: the hash, the row and the returned Entry use it.
+		enc, err := encodeMeta(ws[i].head.metadata)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidEntry, err)
+		}
+		if enc != nil {
+			ws[i].head.metaJSON = enc.(string)
+		}
 		ws[i].hash = chain(ws[i].id, ws[i].head, ws[i].rows)
 	}
 	dirty, err := dirtyAccounts(accts)
@@ -110,18 +118,13 @@ func (b *sqlBuf) row(n int, args ...any) {
 
 const entryCols = `(id, idempotency_key, request_hash, description, metadata, created_at, reverses_entry_id, hash)`
 
-func (b *sqlBuf) entryValues(chunk []entryWrite) error {
+func (b *sqlBuf) entryValues(chunk []entryWrite) {
 	b.WriteString(" VALUES ")
 	for i, w := range chunk {
-		meta, err := encodeMeta(w.head.metadata)
-		if err != nil {
-			return fmt.Errorf("%w: %w", ErrInvalidEntry, err)
-		}
-		b.row(i, w.id, nullKey(w.head.key), w.head.hash, w.head.description, meta, dbTime{w.head.now},
-			nullKey(w.head.reverses), w.hash)
+		b.row(i, w.id, nullKey(w.head.key), w.head.hash, w.head.description, nullKey(w.head.metaJSON),
+			dbTime{w.head.now}, nullKey(w.head.reverses), w.hash)
 		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
 	}
-	return nil
 }
 
 const postingCols = `(entry_id, account_id, seq, direction, amount, balance_before, balance_after, created_at, prev_hash)`
@@ -165,9 +168,7 @@ func postingCount(chunk []entryWrite) int {
 func writeChunkSQLite(ctx context.Context, tx bun.IDB, chunk []entryWrite, save []*accountRow, pids map[postingKey]int64) error {
 	var b sqlBuf
 	b.WriteString("INSERT INTO ledger_entries " + entryCols)
-	if err := b.entryValues(chunk); err != nil {
-		return err
-	}
+	b.entryValues(chunk)
 	b.WriteString(" ON CONFLICT DO NOTHING")
 	res, err := tx.ExecContext(ctx, b.String(), b.args...)
 	if err != nil {
