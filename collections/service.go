@@ -2,7 +2,6 @@ package collections
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -195,33 +194,12 @@ func nextIndex(ctx context.Context, tx bun.IDB) (int64, error) {
 
 // Get returns merchantID's collection id. Errors: ErrNotFound.
 func (s *Service) Get(ctx context.Context, merchantID, id string) (Collection, error) {
-	var row collectionRow
-	err := s.db.NewSelect().Model(&row).Where("id = ? AND merchant_id = ?", id, merchantID).Scan(ctx)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Collection{}, fmt.Errorf("%w: %s", ErrNotFound, id)
-	}
-	if err != nil {
-		return Collection{}, err
-	}
-	return row.public(), nil
+	return database.GetOwned(ctx, s.db, merchantID, id, ErrNotFound, (*collectionRow).public)
 }
 
 // List returns merchantID's collections, newest first, and the total matching f.
 func (s *Service) List(ctx context.Context, merchantID string, f ListFilter) ([]Collection, int, error) {
-	var rows []collectionRow
-	q := s.db.NewSelect().Model(&rows).Where("merchant_id = ?", merchantID)
-	if f.Status != "" {
-		q = q.Where("status = ?", string(f.Status))
-	}
-	total, err := database.Paginate(q, f.Page, f.Limit).ScanAndCount(ctx)
-	if err != nil {
-		return nil, 0, err
-	}
-	out := make([]Collection, len(rows))
-	for i := range rows {
-		out[i] = rows[i].public()
-	}
-	return out, int(total), nil
+	return database.ListOwned(ctx, s.db, merchantID, string(f.Status), f.Page, f.Limit, (*collectionRow).public)
 }
 
 // Deposits returns the deposits seen for merchantID's collection id, oldest first.

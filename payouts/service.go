@@ -213,31 +213,10 @@ func (s *Service) byReference(ctx context.Context, in CreateInput, amount units.
 
 // Get returns merchantID's payout id. Errors: ErrNotFound.
 func (s *Service) Get(ctx context.Context, merchantID, id string) (Payout, error) {
-	var row payoutRow
-	err := s.db.NewSelect().Model(&row).Where("id = ? AND merchant_id = ?", id, merchantID).Scan(ctx)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Payout{}, fmt.Errorf("%w: %s", ErrNotFound, id)
-	}
-	if err != nil {
-		return Payout{}, err
-	}
-	return row.public(), nil
+	return database.GetOwned(ctx, s.db, merchantID, id, ErrNotFound, (*payoutRow).public)
 }
 
 // List returns merchantID's payouts, newest first, and the total matching f.
 func (s *Service) List(ctx context.Context, merchantID string, f ListFilter) ([]Payout, int, error) {
-	var rows []payoutRow
-	q := s.db.NewSelect().Model(&rows).Where("merchant_id = ?", merchantID)
-	if f.Status != "" {
-		q = q.Where("status = ?", string(f.Status))
-	}
-	total, err := database.Paginate(q, f.Page, f.Limit).ScanAndCount(ctx)
-	if err != nil {
-		return nil, 0, err
-	}
-	out := make([]Payout, len(rows))
-	for i := range rows {
-		out[i] = rows[i].public()
-	}
-	return out, int(total), nil
+	return database.ListOwned(ctx, s.db, merchantID, string(f.Status), f.Page, f.Limit, (*payoutRow).public)
 }
