@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"sync"
+	"sync/atomic"
 
 	"github.com/uptrace/bun"
 
@@ -74,10 +75,15 @@ func withCommit(tx bun.IDB, query string) (string, func()) {
 
 // pipeline records whether the ledger's database accepts multi-statement queries.
 type pipeline struct {
-	mu      sync.Mutex
-	checked bool
-	ok      bool
+	state atomic.Int32 // pipeUnknown, pipeYes or pipeNo: read without a lock on every write
+	mu    sync.Mutex   // held while probing
 }
+
+const (
+	pipeUnknown int32 = iota
+	pipeYes
+	pipeNo
+)
 
 // pipelined reports whether the ledger's own transactions can be pipelined, checking the driver on
 // first use (a probe that fails because ctx ended is not remembered).
@@ -86,22 +92,27 @@ func (l *Ledger) pipelined(ctx context.Context) bool {
 		return false
 	}
 	p := &l.pipe
+	if st := p.state.Load(); st != pipeUnknown {
+		return st == pipeYes
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.checked {
-		return p.ok
+	if st := p.state.Load(); st != pipeUnknown {
+		return st == pipeYes
 	}
 	var one int
 	err := l.db.QueryRowContext(ctx, "SELECT 1;\nSELECT 2").Scan(&one)
 	if ctx.Err() != nil {
 		return false
 	}
-	p.checked, p.ok = true, err == nil && one == 1
-	if !p.ok {
+	if err != nil || one != 1 {
+		p.state.Store(pipeNo)
 		l.log.Info("ledger: the database driver refuses multi-statement queries; ledger transactions use four round trips instead of two",
 			"error", err)
+		return false
 	}
-	return p.ok
+	p.state.Store(pipeYes)
+	return true
 }
 
 // runPiped runs fn in one pipelined transaction on a connection of its own, with runTx's retries.

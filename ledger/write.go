@@ -156,14 +156,6 @@ func (b *sqlBuf) accountValues(accts []*accountRow) {
 	}
 }
 
-func postingCount(chunk []entryWrite) int {
-	n := 0
-	for _, w := range chunk {
-		n += len(w.rows)
-	}
-	return n
-}
-
 // writeChunkSQLite writes a chunk in three statements (see writeEntries).
 func writeChunkSQLite(ctx context.Context, tx bun.IDB, chunk []entryWrite, save []*accountRow, pids map[postingKey]int64) error {
 	var b sqlBuf
