@@ -37,11 +37,17 @@ func retryable(err error) bool { return database.Retryable(err) }
 // ledger write on the same database (which SQLite would refuse anyway) cannot hang. It returns
 // the function that ends the turn.
 func (l *Ledger) writerTurn(ctx context.Context) func() {
+	release := func() { <-l.writer }
+	select {
+	case l.writer <- struct{}{}: // free: no timer needed
+		return release
+	default:
+	}
 	t := time.NewTimer(sqliteTurnWait)
 	defer t.Stop()
 	select {
 	case l.writer <- struct{}{}:
-		return func() { <-l.writer }
+		return release
 	case <-ctx.Done():
 	case <-t.C:
 	}
