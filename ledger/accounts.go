@@ -115,8 +115,8 @@ func validateAccountSpec(spec AccountSpec) error {
 	if spec.Asset == "" {
 		return fmt.Errorf("%w: %s: no asset", ErrInvalidAccount, spec.Code)
 	}
-	if _, err := encodeMeta(spec.Metadata); err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrInvalidAccount, spec.Code, err)
+	if err := validateText("", spec.Metadata, ErrInvalidAccount); err != nil {
+		return fmt.Errorf("%s: %w", spec.Code, err)
 	}
 	return nil
 }

@@ -18,11 +18,11 @@ var (
 	ErrIdempotencyConflict = errors.New("ledger: idempotency key reused with a different request")
 	ErrAccountConflict     = errors.New("ledger: account exists with different asset, side or flags")
 	ErrHoldNotPending      = errors.New("ledger: hold is not pending") // captured, voided or expired
-	ErrInvalidEntry        = errors.New("ledger: invalid entry")       // no postings, unknown direction, missing account code
+	ErrInvalidEntry        = errors.New("ledger: invalid entry")       // no postings, unknown direction, missing account code, a key or text the stores cannot hold
 
 	ErrAssetConflict  = errors.New("ledger: asset exists with a different precision")
 	ErrInvalidAsset   = errors.New("ledger: invalid asset")   // bad code or precision out of 0–30
-	ErrInvalidAccount = errors.New("ledger: invalid account") // bad code, normal side or flags, unencodable metadata
+	ErrInvalidAccount = errors.New("ledger: invalid account") // bad code, normal side or flags, unencodable metadata or NUL in it
 
 	// ErrAlreadyReversed: the entry has a reversal already; an entry is reversed at most once.
 	ErrAlreadyReversed = errors.New("ledger: entry already reversed")
@@ -104,11 +104,14 @@ type PostingInput struct {
 // EntryInput is a journal entry to post: postings that balance per asset.
 type EntryInput struct {
 	// IdempotencyKey, if not empty, makes the post idempotent: the same key with the same request
-	// returns the first entry; with a different request, ErrIdempotencyConflict.
+	// returns the first entry; with a different request, ErrIdempotencyConflict. At most
+	// MaxKeyBytes of UTF-8 without NUL (ErrInvalidEntry).
 	IdempotencyKey string
-	Description    string
-	Metadata       map[string]any
-	Postings       []PostingInput
+	// Description and Metadata are free text and JSON; neither may contain a NUL character
+	// (ErrInvalidEntry), which no store can hold.
+	Description string
+	Metadata    map[string]any
+	Postings    []PostingInput
 }
 
 // Transfer is the common two-leg entry: Amount from Debit account to Credit account (one asset).
@@ -146,7 +149,8 @@ type Entry struct {
 // ReverseInput describes a reversal: a new entry that undoes a posted one (see Ledger.Reverse).
 type ReverseInput struct {
 	// IdempotencyKey, if not empty, makes the reversal idempotent: the same key with the same
-	// request returns the first reversal; with a different request, ErrIdempotencyConflict.
+	// request returns the first reversal; with a different request, ErrIdempotencyConflict. As
+	// EntryInput.IdempotencyKey, and the same rules for Description and Metadata.
 	IdempotencyKey string
 	Description    string
 	Metadata       map[string]any
@@ -183,6 +187,7 @@ const (
 // HoldInput reserves Amount of the Debit account's available balance for a later transfer to the
 // Credit account (a two-phase transfer's pending phase).
 type HoldInput struct {
+	// IdempotencyKey, Description and Metadata follow EntryInput's rules.
 	IdempotencyKey string
 	Debit          string // account code whose available balance is reserved
 	Credit         string // account code the captured amount is credited to

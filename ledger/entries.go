@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/uptrace/bun"
 
@@ -85,17 +84,10 @@ func validateEntry(in EntryInput) error {
 			return fmt.Errorf("%w: posting %d: %s is not positive", ErrInvalidAmount, i, fmtAmount(p.Amount))
 		}
 	}
+	if err := validateKey(in.IdempotencyKey, ErrInvalidEntry); err != nil {
+		return err
+	}
 	return validateText(in.Description, in.Metadata, ErrInvalidEntry)
-}
-
-func validateText(description string, meta map[string]any, sentinel error) error {
-	if !utf8.ValidString(description) {
-		return fmt.Errorf("%w: description is not UTF-8", sentinel)
-	}
-	if _, err := encodeMeta(meta); err != nil {
-		return fmt.Errorf("%w: %w", sentinel, err)
-	}
-	return nil
 }
 
 // leg is a validated posting on a locked account.

@@ -101,8 +101,9 @@ func (l *Ledger) GetHold(ctx context.Context, id string) (Hold, error) {
 // With an IdempotencyKey, the same request again returns the first hold; a different request under
 // the same key fails. Nothing is written when it fails.
 //
-// Errors: ErrInvalidEntry (bad account codes, Debit equal to Credit, ExpiresAt not in the future,
-// unencodable metadata), ErrInvalidAmount, ErrNotFound (an unknown account), ErrAssetMismatch
+// Errors: ErrInvalidEntry (bad account codes, Debit equal to Credit, ExpiresAt not in the future
+// or after 9999, a key over MaxKeyBytes, a NUL in the key, description or metadata, unencodable
+// metadata), ErrInvalidAmount, ErrNotFound (an unknown account), ErrAssetMismatch
 // (the accounts' assets differ), ErrInsufficientFunds (a NoOverdraft account would end below zero),
 // ErrIdempotencyConflict, or a database error.
 func (l *Ledger) Hold(ctx context.Context, in HoldInput) (Hold, error) {
@@ -124,12 +125,18 @@ func (l *Ledger) HoldTx(ctx context.Context, tx bun.IDB, in HoldInput) (Hold, er
 	if in.Amount.Sign() <= 0 {
 		return Hold{}, fmt.Errorf("%w: %s is not positive", ErrInvalidAmount, fmtAmount(in.Amount))
 	}
+	if err := validateKey(in.IdempotencyKey, ErrInvalidEntry); err != nil {
+		return Hold{}, err
+	}
 	if err := validateText(in.Description, in.Metadata, ErrInvalidEntry); err != nil {
 		return Hold{}, err
 	}
 	exp := time.Time{}
 	if !in.ExpiresAt.IsZero() {
 		exp = in.ExpiresAt.UTC().Truncate(time.Microsecond)
+		if exp.After(maxDBTime) {
+			return Hold{}, fmt.Errorf("%w: hold expires after %s, the latest time the ledger stores", ErrInvalidEntry, maxDBTime.Format(time.RFC3339))
+		}
 	}
 	hash := holdHash(in, exp)
 	var out Hold
@@ -231,7 +238,7 @@ func (l *Ledger) hold(ctx context.Context, tx bun.IDB, in HoldInput, exp time.Ti
 // idempotencyKey (the entry's key), repeating the capture returns the first result.
 //
 // Errors: ErrNotFound (no such hold), ErrInvalidAmount (negative, too many decimals, or more than
-// the hold), ErrHoldNotPending (captured, voided or expired), ErrIdempotencyConflict (the key was
+// the hold), ErrInvalidEntry (a key over MaxKeyBytes, not UTF-8 or with a NUL), ErrHoldNotPending (captured, voided or expired), ErrIdempotencyConflict (the key was
 // used for another request), or a database error.
 func (l *Ledger) Capture(ctx context.Context, holdID string, amount decimal.Decimal, idempotencyKey string) (Hold, Entry, error) {
 	return l.CaptureTx(ctx, l.db, holdID, amount, idempotencyKey)
@@ -243,6 +250,9 @@ func (l *Ledger) Capture(ctx context.Context, holdID string, amount decimal.Deci
 func (l *Ledger) CaptureTx(ctx context.Context, tx bun.IDB, holdID string, amount decimal.Decimal, idempotencyKey string) (Hold, Entry, error) {
 	if amount.Sign() < 0 {
 		return Hold{}, Entry{}, fmt.Errorf("%w: capture of %s", ErrInvalidAmount, fmtAmount(amount))
+	}
+	if err := validateKey(idempotencyKey, ErrInvalidEntry); err != nil {
+		return Hold{}, Entry{}, err
 	}
 	var (
 		outH Hold

@@ -278,3 +278,50 @@ func TestCaptureVoidRace(t *testing.T) {
 	}
 	mustVerify(t, l)
 }
+
+// TestHoldExpiryAfterYear9999: SQLite keeps times as text whose order is time order only for
+// four-digit years. A deadline in year 10000 used to be accepted there, then sorted before today:
+// the hold reserved nothing, could not be read back, and stopped ExpireHolds for every other hold
+// (found by review). It is now refused on both stores, and query bounds past 9999 are clamped, so
+// they select what they mean.
+func TestHoldExpiryAfterYear9999(t *testing.T) {
+	ctx := context.Background()
+	l, clk := setup(t)
+	far := time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := l.Hold(ctx, ledger.HoldInput{Debit: alice, Credit: bob, Amount: dec("80"), ExpiresAt: far}); !errors.Is(err, ledger.ErrInvalidEntry) {
+		t.Fatalf("hold until year 10000: %v; want ErrInvalidEntry", err)
+	}
+	last := time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+	h, err := l.Hold(ctx, ledger.HoldInput{Debit: alice, Credit: bob, Amount: dec("80"), ExpiresAt: last})
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, err := l.Hold(ctx, ledger.HoldInput{Debit: alice, Credit: bob, Amount: dec("5"), ExpiresAt: clk.Now().Add(time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := mustBalance(t, l, alice); !b.Held.Equal(dec("85")) {
+		t.Errorf("held %s, want 85", b.Held)
+	}
+	if _, err := l.Post(ctx, ledger.Transfer("", alice, bob, dec("90"), "")); !errors.Is(err, ledger.ErrInsufficientFunds) {
+		t.Errorf("spending held funds: %v; want ErrInsufficientFunds", err)
+	}
+	if got, err := l.GetHold(ctx, h.ID); err != nil || !got.ExpiresAt.Equal(last) {
+		t.Errorf("GetHold: %v, expires %s", err, got.ExpiresAt)
+	}
+	clk.Advance(2 * time.Minute)
+	if n, err := l.ExpireHolds(ctx); err != nil || n != 1 {
+		t.Errorf("ExpireHolds = %d, %v; want 1 (the short hold)", n, err)
+	}
+	if got, err := l.GetHold(ctx, short.ID); err != nil || got.Status != ledger.HoldExpired {
+		t.Errorf("short hold: %s, %v", got.Status, err)
+	}
+	// Bounds past the last storable time mean "everything so far".
+	if at, err := l.BalanceAt(ctx, alice, far); err != nil || !at.Equal(dec("100")) {
+		t.Errorf("BalanceAt(year 10000) = %s, %v; want 100", at, err)
+	}
+	ps, _, err := l.History(ctx, ledger.PostingFilter{Account: alice, To: far})
+	if err != nil || len(ps) != 1 {
+		t.Errorf("History up to year 10000: %d postings, %v; want alice's funding posting", len(ps), err)
+	}
+}

@@ -32,6 +32,9 @@ func (l *Ledger) Reverse(ctx context.Context, entryID string, in ReverseInput) (
 // In a caller's transaction on PostgreSQL above READ COMMITTED, a reversal racing another one of
 // the same entry may fail with a serialization error instead of ErrAlreadyReversed.
 func (l *Ledger) ReverseTx(ctx context.Context, tx bun.IDB, entryID string, in ReverseInput) (Entry, error) {
+	if err := validateKey(in.IdempotencyKey, ErrInvalidEntry); err != nil {
+		return Entry{}, err
+	}
 	if err := validateText(in.Description, in.Metadata, ErrInvalidEntry); err != nil {
 		return Entry{}, err
 	}

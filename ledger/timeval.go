@@ -12,12 +12,26 @@ type dbTime struct{ t time.Time }
 
 const dbTimeLayout = "2006-01-02 15:04:05.000000"
 
-// Value implements driver.Valuer.
+// maxDBTime is the latest time the ledger stores: SQLite's text keeps time order only with
+// four-digit years. Hold refuses a later deadline; a later query bound is clamped to it (dbTime),
+// which selects the same rows.
+var maxDBTime = time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC)
+
+// Value implements driver.Valuer. A time after maxDBTime is written as maxDBTime, one before year
+// 1 as the first microsecond of year 1 (the zero time, year 1's first instant, is NULL): as query
+// bounds they select the same rows, since nothing stored lies outside.
 func (d dbTime) Value() (driver.Value, error) {
 	if d.t.IsZero() {
 		return nil, nil
 	}
-	return d.t.UTC().Format(dbTimeLayout) + "+00:00", nil
+	t := d.t.UTC()
+	switch {
+	case t.After(maxDBTime):
+		t = maxDBTime
+	case t.Before(time.Time{}):
+		t = time.Time{}.Add(time.Microsecond)
+	}
+	return t.Format(dbTimeLayout) + "+00:00", nil
 }
 
 // Scan implements sql.Scanner from a time.Time (PostgreSQL) or text (SQLite); NULL is zero.
