@@ -98,4 +98,3 @@ func TestUnstorableTextFailsAlone(t *testing.T) {
 			failed, rounds, good, first)
 	}
 }
-
