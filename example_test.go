@@ -67,7 +67,7 @@ func Example() {
 	chain.Commit()
 	_ = st.Payouts.Process(ctx) // confirmed: capture the hold
 	p, _ = st.Payouts.Get(ctx, m.ID, p.ID)
-	bal, _ := st.Ledger.Balance(ctx, ledger.MerchantAPI(m.ID, "USDT").Code)
+	bal, _ := st.Ledger.Balance(ctx, ledger.MerchantTestAPI(m.ID, "USDT").Code) // EVM_LOCAL is a test network
 	fmt.Println("payout:", p.Status, "API account posted", bal.Posted, "held", bal.Held)
 	// Output:
 	// collection: SUCCESSFUL

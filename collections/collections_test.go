@@ -21,7 +21,7 @@ func usdt(s string) decimal.Decimal { return decimal.RequireFromString(s) }
 
 func apiBalance(t *testing.T, env *testenv.Env) decimal.Decimal {
 	t.Helper()
-	b, err := env.Ledger.Balance(context.Background(), ledger.MerchantAPI(env.Merchant.ID, "USDT").Code)
+	b, err := env.Ledger.Balance(context.Background(), ledger.MerchantTestAPI(env.Merchant.ID, "USDT").Code)
 	if errors.Is(err, ledger.ErrNotFound) {
 		return decimal.Zero
 	}
@@ -261,7 +261,7 @@ func TestInternalTransfersAreNotDeposits(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, deps, 1, "only the unmarked transfer is a deposit")
 	require.Equal(t, payout.Hash, deps[0].TxHash)
-	b, err := env.Ledger.Balance(ctx, ledger.MerchantAPI(env.Merchant.ID, "ETH").Code)
+	b, err := env.Ledger.Balance(ctx, ledger.MerchantTestAPI(env.Merchant.ID, "ETH").Code)
 	require.NoError(t, err)
 	require.True(t, b.Posted.Equal(usdt("0.002")), "ETH credited %s", b.Posted)
 }
@@ -281,7 +281,7 @@ func TestOtherAssetIsCreditedButNotCounted(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, collections.StatusCreated, got.Status)
 	require.True(t, got.Received.IsZero(), "received %s", got.Received)
-	b, err := env.Ledger.Balance(ctx, ledger.MerchantAPI(env.Merchant.ID, "ETH").Code)
+	b, err := env.Ledger.Balance(ctx, ledger.MerchantTestAPI(env.Merchant.ID, "ETH").Code)
 	require.NoError(t, err)
 	require.True(t, b.Posted.Equal(usdt("0.0000000001")), "ETH credited %s", b.Posted)
 	require.True(t, apiBalance(t, env).IsZero())

@@ -252,7 +252,9 @@ func (s *Service) credit(ctx context.Context, depositID, blockHash string, confs
 		now := s.cfg.Now().UTC()
 		late := c.Status == string(StatusFailed)
 		if d.Amount.Sign() > 0 {
-			api, err := s.cfg.Ledger.EnsureAccountTx(ctx, tx, ledger.MerchantAPI(d.MerchantID, d.Token))
+			// A test network's coins credit the merchant's test account, never the live one.
+			testnet := chains.NetworkID(d.Network).IsTestnet()
+			api, err := s.cfg.Ledger.EnsureAccountTx(ctx, tx, ledger.MerchantAPIFor(d.MerchantID, d.Token, testnet))
 			if err != nil {
 				return err
 			}

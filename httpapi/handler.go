@@ -106,8 +106,10 @@ type caller struct {
 	Key      merchants.APIKey
 }
 
-// mayUse refuses a test-mode key on a network where coins have value, so that a test key leaked
-// from a CI log can never move real funds. An unknown network is left to the flow's validation.
+// mayUse keeps each key to its mode's networks: a test-mode key is refused on a network where
+// coins have value, so that a test key leaked from a CI log can never move real funds, and a live
+// key on a test network, whose deposits and payouts belong to the test accounts the live key does
+// not see (ledger.MerchantAPIFor). An unknown network is left to the flow's validation.
 func (h *handler) mayUse(c caller, network chains.NetworkID) error {
 	if _, err := h.cfg.Chains.Get(network); err != nil {
 		return nil
@@ -115,6 +117,10 @@ func (h *handler) mayUse(c caller, network chains.NetworkID) error {
 	if c.Key.Mode == merchants.Test && !network.IsTestnet() {
 		return &apiError{Status: http.StatusForbidden, Code: CodePermission,
 			Message: fmt.Sprintf("a test-mode API key cannot use %s: use a live key, or a test network", network)}
+	}
+	if c.Key.Mode != merchants.Test && network.IsTestnet() {
+		return &apiError{Status: http.StatusForbidden, Code: CodePermission,
+			Message: fmt.Sprintf("a live API key cannot use the test network %s: use a test-mode key", network)}
 	}
 	return nil
 }

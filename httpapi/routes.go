@@ -13,6 +13,7 @@ import (
 	"github.com/settle-go/settle/chains"
 	"github.com/settle-go/settle/collections"
 	"github.com/settle-go/settle/ledger"
+	"github.com/settle-go/settle/merchants"
 	"github.com/settle-go/settle/payouts"
 )
 
@@ -185,12 +186,19 @@ func (h *handler) balances(w http.ResponseWriter, r *http.Request, c caller) err
 		tokens = append(tokens, code)
 	}
 	sort.Strings(tokens)
+	// A key sees its own mode's accounts: a test key the test networks' balances, a live key the
+	// mainnets'.
+	test := c.Key.Mode == merchants.Test
+	business := ledger.MerchantBusiness
+	if test {
+		business = ledger.MerchantTestBusiness
+	}
 	out := []BalanceView{}
 	for _, t := range tokens {
 		for _, acct := range []struct {
 			name string
 			spec ledger.AccountSpec
-		}{{"api", ledger.MerchantAPI(c.Merchant.ID, t)}, {"business", ledger.MerchantBusiness(c.Merchant.ID, t)}} {
+		}{{"api", ledger.MerchantAPIFor(c.Merchant.ID, t, test)}, {"business", business(c.Merchant.ID, t)}} {
 			b, err := h.cfg.Ledger.Balance(r.Context(), acct.spec.Code)
 			if errors.Is(err, ledger.ErrNotFound) {
 				continue
@@ -231,7 +239,7 @@ func (h *handler) transactions(w http.ResponseWriter, r *http.Request, c caller)
 		}
 	}
 	ps, next, err := h.cfg.Ledger.History(r.Context(), ledger.PostingFilter{
-		AccountPrefix: "merchant:" + c.Merchant.ID + ":",
+		AccountPrefix: ledger.MerchantPrefix(c.Merchant.ID, c.Key.Mode == merchants.Test),
 		Asset:         q.Get("token"),
 		After:         after,
 		Limit:         limit,

@@ -5,26 +5,53 @@ import "fmt"
 // The chart of accounts (DESIGN.md): the account codes settle's flows post to. Codes are readable
 // paths; every function here returns the AccountSpec that EnsureAccount creates on first use.
 
-// MerchantAPI is merchant's API account for asset ("merchant:<id>:api:<asset>"), credit-normal
-// and NoOverdraft: collections and deposits credit it, payouts debit it.
+// A merchant's accounts come in two modes. Coins on a test network have no value, so what test
+// networks credit is kept in accounts of its own, under the prefix "test:": a testnet deposit can
+// never fund a mainnet payout. The flows pick the mode from the network
+// (chains.NetworkID.IsTestnet), the API from the key's mode.
+
+// MerchantAPI is merchant's live API account for asset ("merchant:<id>:api:<asset>"),
+// credit-normal and NoOverdraft: deposits on mainnets credit it, payouts on mainnets debit it.
 func MerchantAPI(merchantID, asset string) AccountSpec {
-	return AccountSpec{
-		Code:   fmt.Sprintf("merchant:%s:api:%s", merchantID, asset),
-		Asset:  asset,
-		Normal: Credit,
-		Flags:  NoOverdraft,
-	}
+	return merchantAccount(MerchantPrefix(merchantID, false)+"api:", asset)
 }
 
-// MerchantBusiness is merchant's business wallet for asset ("merchant:<id>:business:<asset>"),
+// MerchantTestAPI is merchant's API account for asset on test networks
+// ("test:merchant:<id>:api:<asset>"), credit-normal and NoOverdraft.
+func MerchantTestAPI(merchantID, asset string) AccountSpec {
+	return merchantAccount(MerchantPrefix(merchantID, true)+"api:", asset)
+}
+
+// MerchantAPIFor is MerchantTestAPI when testnet is true (a network whose coins have no value),
+// MerchantAPI otherwise.
+func MerchantAPIFor(merchantID, asset string, testnet bool) AccountSpec {
+	return merchantAccount(MerchantPrefix(merchantID, testnet)+"api:", asset)
+}
+
+// MerchantBusiness is merchant's live business wallet for asset ("merchant:<id>:business:<asset>"),
 // credit-normal and NoOverdraft.
 func MerchantBusiness(merchantID, asset string) AccountSpec {
-	return AccountSpec{
-		Code:   fmt.Sprintf("merchant:%s:business:%s", merchantID, asset),
-		Asset:  asset,
-		Normal: Credit,
-		Flags:  NoOverdraft,
+	return merchantAccount(MerchantPrefix(merchantID, false)+"business:", asset)
+}
+
+// MerchantTestBusiness is merchant's business wallet for asset on test networks
+// ("test:merchant:<id>:business:<asset>"), credit-normal and NoOverdraft.
+func MerchantTestBusiness(merchantID, asset string) AccountSpec {
+	return merchantAccount(MerchantPrefix(merchantID, true)+"business:", asset)
+}
+
+// MerchantPrefix is the code prefix of every account of merchant in one mode: "merchant:<id>:"
+// (live) or "test:merchant:<id>:" (test). Neither is a prefix of the other's codes, so
+// PostingFilter.AccountPrefix selects one mode.
+func MerchantPrefix(merchantID string, test bool) string {
+	if test {
+		return "test:merchant:" + merchantID + ":"
 	}
+	return "merchant:" + merchantID + ":"
+}
+
+func merchantAccount(prefix, asset string) AccountSpec {
+	return AccountSpec{Code: prefix + asset, Asset: asset, Normal: Credit, Flags: NoOverdraft}
 }
 
 // Custody is what the platform holds on network in asset ("custody:<network>:<asset>"),

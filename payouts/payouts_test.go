@@ -22,7 +22,7 @@ func dec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
 
 func available(t *testing.T, env *testenv.Env) decimal.Decimal {
 	t.Helper()
-	b, err := env.Ledger.Balance(context.Background(), ledger.MerchantAPI(env.Merchant.ID, "USDT").Code)
+	b, err := env.Ledger.Balance(context.Background(), ledger.MerchantTestAPI(env.Merchant.ID, "USDT").Code)
 	if errors.Is(err, ledger.ErrNotFound) {
 		return decimal.Zero
 	}
@@ -121,7 +121,7 @@ func TestPayoutCompletesOnChain(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, testenv.Units(40).String(), after.Sub(after, before).String(), "destination must receive exactly 40 USDT")
 
-	b, err := env.Ledger.Balance(ctx, ledger.MerchantAPI(env.Merchant.ID, "USDT").Code)
+	b, err := env.Ledger.Balance(ctx, ledger.MerchantTestAPI(env.Merchant.ID, "USDT").Code)
 	require.NoError(t, err)
 	require.True(t, b.Posted.Equal(dec("60")) && b.Held.IsZero(), "api posted %s held %s", b.Posted, b.Held)
 	custody, err := env.Ledger.Balance(ctx, ledger.Custody(string(chains.EVMLocal), "USDT").Code)

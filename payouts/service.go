@@ -105,7 +105,10 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Payout, error) {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return errReferenceRace // the other request's payout stands
 		}
-		api, err := s.cfg.Ledger.EnsureAccountTx(ctx, tx, ledger.MerchantAPI(in.MerchantID, in.Token))
+		// A payout on a test network spends the merchant's test balance; one on a mainnet, the
+		// live balance only (testnet deposits never fund it).
+		testnet := chains.NetworkID(row.Network).IsTestnet()
+		api, err := s.cfg.Ledger.EnsureAccountTx(ctx, tx, ledger.MerchantAPIFor(in.MerchantID, in.Token, testnet))
 		if err != nil {
 			return err
 		}

@@ -371,7 +371,7 @@ func reconcile(ctx context.Context, st *settle.Settle, network *evm.Network, mer
 		problems = append(problems, fmt.Sprintf("payout destination holds %s, want 40", usdt.ToDecimal(d)))
 	}
 	// The sweep's gas top-up moved ETH inside custody: it must not have credited the merchant.
-	if b, err := st.Ledger.Balance(ctx, ledger.MerchantAPI(merchantID, "ETH").Code); err == nil && !b.Posted.IsZero() {
+	if b, err := st.Ledger.Balance(ctx, ledger.MerchantAPIFor(merchantID, "ETH", network.ID().IsTestnet()).Code); err == nil && !b.Posted.IsZero() {
 		problems = append(problems, fmt.Sprintf("merchant credited %s ETH by an internal transfer", b.Posted))
 	} else if err != nil && !errors.Is(err, ledger.ErrNotFound) {
 		return err
