@@ -47,6 +47,10 @@ var (
 	ErrAmountPrecision = errors.New("chains: amount does not fit the asset's precision")
 	// ErrInsufficientOnChain: the sending address lacks the token or the native coin for fees.
 	ErrInsufficientOnChain = errors.New("chains: insufficient on-chain balance")
+	// ErrTransferRejected: the network itself would reject this transfer, whoever sent it and
+	// whenever (on EVM chains the call reverts: a contract that refuses the coin, a token that
+	// blocks the address). Sending it again cannot succeed; a node that is down or slow is not this.
+	ErrTransferRejected = errors.New("chains: the network rejects the transfer")
 )
 
 // AddressError says why an address is invalid. It unwraps to ErrInvalidAddress.

@@ -107,7 +107,11 @@ func (s *Service) processNetwork(ctx context.Context, id chains.NetworkID, sende
 	}
 	for i := range queued {
 		if err := s.sign(ctx, id, sender, &queued[i]); err != nil {
-			return errors.Join(append(errs, err)...)
+			// Nothing was signed for this payout, so no nonce is spent: one payout that cannot be
+			// signed now (a node error, a fee above the cap) must not hold up the ones behind it.
+			s.log.ErrorContext(ctx, "payouts: sign", "payout", queued[i].ID, "err", err)
+			errs = append(errs, err)
+			continue
 		}
 		if queued[i].Stage == string(StageSigned) {
 			if err := s.broadcast(ctx, sender, &queued[i]); err != nil {
@@ -124,7 +128,9 @@ func (s *Service) networkMutex(id chains.NetworkID) *sync.Mutex {
 }
 
 // sign builds and signs p's transfer and stores the signed transaction before anything is sent.
-// A transfer the chain cannot fund fails the payout (hold voided); a node error leaves it queued.
+// A transfer the chain cannot fund, or one the network rejects whoever sends it
+// (chains.ErrTransferRejected: a contract that refuses the coin), fails the payout (hold voided); a
+// node error leaves it queued.
 func (s *Service) sign(ctx context.Context, id chains.NetworkID, sender chains.Sender, p *payoutRow) error {
 	network, err := s.cfg.Chains.Get(id)
 	if err != nil {
@@ -142,6 +148,10 @@ func (s *Service) sign(ctx context.Context, id chains.NetworkID, sender chains.S
 	if errors.Is(err, chains.ErrInsufficientOnChain) {
 		s.log.ErrorContext(ctx, "payouts: hot wallet cannot fund payout", "payout", p.ID, "err", err)
 		return s.fail(ctx, p, "hot wallet cannot fund the transfer")
+	}
+	if errors.Is(err, chains.ErrTransferRejected) {
+		s.log.WarnContext(ctx, "payouts: the network rejects the transfer", "payout", p.ID, "err", err)
+		return s.fail(ctx, p, "the network rejects the transfer to this address")
 	}
 	if err != nil {
 		return fmt.Errorf("sign payout %s: %w", p.ID, err)

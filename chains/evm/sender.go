@@ -11,6 +11,7 @@ import (
 	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/core/vm"
 	"github.com/settle-go/settle/chains"
 )
 
@@ -134,7 +135,7 @@ func (n *Network) SignTransfer(ctx context.Context, req chains.TransferRequest) 
 		if len(code) > 0 {
 			est, err := n.client.EstimateGas(ctx, ethereum.CallMsg{From: from, To: &to, Value: amount})
 			if err != nil {
-				return nil, fmt.Errorf("evm: %s: estimate gas of a transfer to contract %s: %w", n.id, to.Hex(), err)
+				return nil, fmt.Errorf("evm: %s: estimate gas of a transfer to contract %s: %w", n.id, to.Hex(), rejected(err))
 			}
 			gas = withMargin(est)
 		}
@@ -155,7 +156,7 @@ func (n *Network) SignTransfer(ctx context.Context, req chains.TransferRequest) 
 		if gas == 0 {
 			est, err := n.client.EstimateGas(ctx, ethereum.CallMsg{From: from, To: &txTo, Data: data})
 			if err != nil {
-				return nil, fmt.Errorf("evm: %s: estimate gas of %s transfer: %w", n.id, asset.Code, err)
+				return nil, fmt.Errorf("evm: %s: estimate gas of %s transfer: %w", n.id, asset.Code, rejected(err))
 			}
 			gas = withMargin(est)
 		}
@@ -383,4 +384,16 @@ func parseHash(s string) (common.Hash, error) {
 		return common.Hash{}, fmt.Errorf("evm: transaction hash %q: want 0x and 64 hex digits", s)
 	}
 	return h, nil
+}
+
+// rejected marks a gas estimate that failed because the call reverts (chains.ErrTransferRejected):
+// JSON-RPC error code 3, or go-ethereum's "execution reverted" (core/vm.ErrExecutionReverted, the
+// message every client returns for a revert without data). Any other error, such as a node that
+// cannot be reached, is returned as it is.
+func rejected(err error) error {
+	var coded interface{ ErrorCode() int }
+	if (errors.As(err, &coded) && coded.ErrorCode() == 3) || strings.Contains(err.Error(), vm.ErrExecutionReverted.Error()) {
+		return fmt.Errorf("%w: %w", chains.ErrTransferRejected, err)
+	}
+	return err
 }
