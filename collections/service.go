@@ -12,6 +12,7 @@ import (
 
 	"github.com/settle-go/settle/chains"
 	"github.com/settle-go/settle/internal/database"
+	"github.com/settle-go/settle/internal/fielderr"
 	"github.com/settle-go/settle/internal/ids"
 	"github.com/settle-go/settle/internal/units"
 	"github.com/settle-go/settle/webhooks"
@@ -65,9 +66,10 @@ const (
 
 // Create validates in, derives a fresh address and stores a CREATED collection, emitting
 // collection.created in the same transaction. Errors: *ValidationError (field merchant_id,
-// network, token, amount or ttl; unwraps to ErrValidation and chains.ErrUnknownNetwork or
-// chains.ErrUnknownAsset where those are the cause), or a database or node error. On error
-// nothing is written.
+// network, token, amount, ttl, reference (over fielderr.MaxReferenceBytes, or control characters)
+// or metadata (over fielderr.MaxMetadataBytes as JSON, or a NUL); unwraps to ErrValidation and
+// chains.ErrUnknownNetwork or chains.ErrUnknownAsset where those are the cause), or a database or
+// node error. On error nothing is written.
 func (s *Service) Create(ctx context.Context, in CreateInput) (Collection, error) {
 	if in.MerchantID == "" {
 		return Collection{}, &ValidationError{Kind: ErrValidation, Field: "merchant_id", Message: "is required"}
@@ -85,6 +87,12 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Collection, error
 	}
 	if !in.Amount.IsPositive() {
 		return Collection{}, &ValidationError{Kind: ErrValidation, Field: "amount", Message: "must be positive"}
+	}
+	if msg := fielderr.CheckText(in.Reference, fielderr.MaxReferenceBytes); msg != "" {
+		return Collection{}, &ValidationError{Kind: ErrValidation, Field: "reference", Message: msg}
+	}
+	if msg := fielderr.CheckMetadata(in.Metadata); msg != "" {
+		return Collection{}, &ValidationError{Kind: ErrValidation, Field: "metadata", Message: msg}
 	}
 	amount, err := units.FromDecimal(in.Amount, asset.Precision)
 	if errors.Is(err, units.ErrPrecision) {

@@ -189,6 +189,7 @@ func (s *Service) confirm(ctx context.Context, n chains.Network, w chains.Watche
 		OrderExpr("block_height, tx_hash, tx_index").Scan(ctx); err != nil {
 		return err
 	}
+	var failed []error
 	for i := range pending {
 		d := &pending[i]
 		height := uint64(d.BlockHeight)
@@ -219,10 +220,13 @@ func (s *Service) confirm(ctx context.Context, n chains.Network, w chains.Watche
 			continue
 		}
 		if err := s.credit(ctx, d.ID, d.BlockHash, confs); err != nil {
-			return fmt.Errorf("credit deposit %s: %w", d.ID, err)
+			// One deposit that cannot be credited now must not hold up the others: it is
+			// tried again on the next pass.
+			s.log.ErrorContext(ctx, "collections: credit deposit", "deposit", d.ID, "err", err)
+			failed = append(failed, fmt.Errorf("credit deposit %s: %w", d.ID, err))
 		}
 	}
-	return nil
+	return errors.Join(failed...)
 }
 
 // credit posts a confirmed deposit to the ledger and updates its collection, in one transaction.

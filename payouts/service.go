@@ -14,6 +14,7 @@ import (
 
 	"github.com/settle-go/settle/chains"
 	"github.com/settle-go/settle/internal/database"
+	"github.com/settle-go/settle/internal/fielderr"
 	"github.com/settle-go/settle/internal/ids"
 	"github.com/settle-go/settle/internal/units"
 	"github.com/settle-go/settle/ledger"
@@ -60,7 +61,8 @@ var errReferenceRace = errors.New("payouts: merchant_reference taken concurrentl
 // stores the payout as PENDING. With a MerchantReference that was used before, it returns the
 // first payout if the request is the same.
 //
-// Errors: *ValidationError (unwraps to ErrValidation; field network, token, amount or to_address,
+// Errors: *ValidationError (unwraps to ErrValidation; field network, token, amount,
+// merchant_reference (over fielderr.MaxReferenceBytes, or control characters) or to_address,
 // the latter also unwrapping to chains.ErrInvalidAddress), ErrInsufficientBalance (also
 // ledger.ErrInsufficientFunds), ErrReferenceConflict, or a database error. On error nothing is
 // written.
@@ -186,6 +188,9 @@ func (s *Service) validate(ctx context.Context, in CreateInput) (chains.Network,
 	}
 	if min, err := units.FromDecimal(MinAmount, asset.Precision); err == nil && amount.Cmp(min) < 0 {
 		return fail("amount", "must be at least "+MinAmount.String(), nil)
+	}
+	if msg := fielderr.CheckText(in.MerchantReference, fielderr.MaxReferenceBytes); msg != "" {
+		return fail("merchant_reference", msg, nil)
 	}
 	if in.ToAddress == "" {
 		return fail("to_address", "is required", chains.ErrInvalidAddress)

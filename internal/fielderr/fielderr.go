@@ -4,7 +4,14 @@
 // payouts.ValidationError are aliases of Error.
 package fielderr
 
-import "fmt"
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
 
 // Error names the request field at fault. It unwraps to Kind (the returning package's sentinel,
 // such as payouts.ErrValidation) and to Err, the cause, where there is one (such as
@@ -38,4 +45,48 @@ func (e *Error) Unwrap() []error {
 		}
 	}
 	return out
+}
+
+// Limits on the free text and metadata a merchant sends with a request. Both ride on webhook
+// events, whose data is capped (webhooks.MaxDataBytes): a larger value would be accepted with the
+// request and then fail every later event of its object, such as the credit of its deposit.
+const (
+	// MaxReferenceBytes caps a reference (collections' reference, payouts' merchant_reference).
+	MaxReferenceBytes = 255
+	// MaxMetadataBytes caps metadata, encoded as JSON: 16 KiB.
+	MaxMetadataBytes = 16 << 10
+)
+
+// CheckText says what is wrong with a free-text value: longer than max bytes, not UTF-8, or
+// holding control characters (NUL among them, which no database column takes); "" when nothing.
+func CheckText(s string, max int) string {
+	switch {
+	case len(s) > max:
+		return fmt.Sprintf("is %d bytes, at most %d", len(s), max)
+	case !utf8.ValidString(s):
+		return "is not UTF-8"
+	case strings.IndexFunc(s, unicode.IsControl) >= 0:
+		return "contains control characters"
+	}
+	return ""
+}
+
+// CheckMetadata says what is wrong with metadata: not encodable as JSON, larger than
+// MaxMetadataBytes encoded, or holding a NUL character anywhere (PostgreSQL's JSONB refuses
+// \u0000); "" when nothing.
+func CheckMetadata(m map[string]any) string {
+	if len(m) == 0 {
+		return ""
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return "cannot be encoded as JSON: " + err.Error()
+	}
+	if len(b) > MaxMetadataBytes {
+		return fmt.Sprintf("is %d bytes as JSON, at most %d", len(b), MaxMetadataBytes)
+	}
+	if bytes.Contains(b, []byte(`\u0000`)) {
+		return "contains a NUL character"
+	}
+	return ""
 }
