@@ -144,4 +144,7 @@ type ListFilter struct {
 	Status Status
 	Page   int // from 1; default 1
 	Limit  int // default 20, max 100
+	// Networks keeps only those on these networks. nil: every network; an empty, non-nil slice
+	// selects nothing.
+	Networks []chains.NetworkID
 }

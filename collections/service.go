@@ -207,7 +207,9 @@ func (s *Service) Get(ctx context.Context, merchantID, id string) (Collection, e
 
 // List returns merchantID's collections, newest first, and the total matching f.
 func (s *Service) List(ctx context.Context, merchantID string, f ListFilter) ([]Collection, int, error) {
-	return database.ListOwned(ctx, s.db, merchantID, string(f.Status), f.Page, f.Limit, (*collectionRow).public)
+	return database.ListOwned(ctx, s.db, merchantID, database.OwnedFilter{
+		Status: string(f.Status), Networks: database.Strings(f.Networks), Page: f.Page, Limit: f.Limit,
+	}, (*collectionRow).public)
 }
 
 // Deposits returns the deposits seen for merchantID's collection id, oldest first.

@@ -114,13 +114,38 @@ func (h *handler) mayUse(c caller, network chains.NetworkID) error {
 	if _, err := h.cfg.Chains.Get(network); err != nil {
 		return nil
 	}
-	if c.Key.Mode == merchants.Test && !network.IsTestnet() {
+	if c.test() && !network.IsTestnet() {
 		return &apiError{Status: http.StatusForbidden, Code: CodePermission,
 			Message: fmt.Sprintf("a test-mode API key cannot use %s: use a live key, or a test network", network)}
 	}
-	if c.Key.Mode != merchants.Test && network.IsTestnet() {
+	if !c.test() && network.IsTestnet() {
 		return &apiError{Status: http.StatusForbidden, Code: CodePermission,
 			Message: fmt.Sprintf("a live API key cannot use the test network %s: use a test-mode key", network)}
+	}
+	return nil
+}
+
+// test reports whether c's key is a test-mode key.
+func (c caller) test() bool { return c.Key.Mode == merchants.Test }
+
+// networks returns the registered networks of c's mode (test networks for a test key, mainnets for
+// a live one): the lists show only objects on them. Never nil, so that a mode without networks
+// lists nothing.
+func (h *handler) networks(c caller) []chains.NetworkID {
+	out := []chains.NetworkID{}
+	for _, n := range h.cfg.Chains.Networks() {
+		if n.ID().IsTestnet() == c.test() {
+			out = append(out, n.ID())
+		}
+	}
+	return out
+}
+
+// ownMode answers 404 for an object on a network of the other mode: test and live objects are
+// separate worlds, as in mayUse.
+func ownMode(c caller, network chains.NetworkID, notFound error, id string) error {
+	if network.IsTestnet() != c.test() {
+		return fmt.Errorf("%w: %s", notFound, id)
 	}
 	return nil
 }

@@ -101,7 +101,7 @@ func (*recordingMainnet) TxStatus(context.Context, string) (chains.TxStatus, err
 // test network, credits the merchant's test account (ledger.MerchantTestAPI); a live key's payout
 // of real USDT on a mainnet spends the live account only, and is refused with insufficient_balance.
 // Before the fix both modes shared merchant:<id>:api:USDT, and the payout was accepted and signed
-// (found by review). The balances and transactions endpoints show each key its own mode.
+// (found by review). Balances, transactions and collections show each key its own mode only.
 func TestTestnetDepositsNeverFundMainnetPayouts(t *testing.T) {
 	env := testenv.New(t) // env.APIKey is a test-mode key; EVM_LOCAL is a test network
 	ctx := context.Background()
@@ -119,6 +119,7 @@ func TestTestnetDepositsNeverFundMainnetPayouts(t *testing.T) {
 	require.Equal(t, 201, code, e.Message)
 	var col struct{ Address string }
 	require.NoError(t, json.Unmarshal(e.Data, &col))
+	first := e.Data
 	_, err = env.Chain.CustomerPay(ctx, "USDT", col.Address, testenv.Units(100))
 	require.NoError(t, err)
 	env.Chain.Mine(testenv.Confirmations)
@@ -156,6 +157,23 @@ func TestTestnetDepositsNeverFundMainnetPayouts(t *testing.T) {
 	require.Equal(t, 200, code)
 	require.NoError(t, json.Unmarshal(e.Data, &txs))
 	require.Empty(t, txs)
+
+	// The test collection is the test key's only: the live key neither lists nor gets it.
+	var cols []json.RawMessage
+	code, e = call(t, h, env.APIKey, "GET", "/v1/collections", "")
+	require.Equal(t, 200, code)
+	require.NoError(t, json.Unmarshal(e.Data, &cols))
+	require.Len(t, cols, 1)
+	code, e = call(t, h, live, "GET", "/v1/collections", "")
+	require.Equal(t, 200, code)
+	require.NoError(t, json.Unmarshal(e.Data, &cols))
+	require.Empty(t, cols)
+	var created struct{ ID string }
+	require.NoError(t, json.Unmarshal(first, &created))
+	code, e = call(t, h, live, "GET", "/v1/collections/"+created.ID, "")
+	require.Equal(t, 404, code, e.Message)
+	code, _ = call(t, h, env.APIKey, "GET", "/v1/collections/"+created.ID, "")
+	require.Equal(t, 200, code)
 
 	// A live key cannot use a test network at all.
 	code, e = call(t, h, live, "POST", "/v1/collections", `{"network":"EVM_LOCAL","token":"USDT","amount":"1"}`)

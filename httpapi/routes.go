@@ -13,7 +13,6 @@ import (
 	"github.com/settle-go/settle/chains"
 	"github.com/settle-go/settle/collections"
 	"github.com/settle-go/settle/ledger"
-	"github.com/settle-go/settle/merchants"
 	"github.com/settle-go/settle/payouts"
 )
 
@@ -71,6 +70,9 @@ func (h *handler) getCollection(w http.ResponseWriter, r *http.Request, c caller
 	if err != nil {
 		return err
 	}
+	if err := ownMode(c, col.Network, collections.ErrNotFound, col.ID); err != nil {
+		return err
+	}
 	deps, err := h.cfg.Collections.Deposits(r.Context(), c.Merchant.ID, col.ID)
 	if err != nil {
 		return err
@@ -88,7 +90,7 @@ func (h *handler) listCollections(w http.ResponseWriter, r *http.Request, c call
 		return err
 	}
 	cols, total, err := h.cfg.Collections.List(r.Context(), c.Merchant.ID, collections.ListFilter{
-		Status: collections.Status(r.URL.Query().Get("status")), Page: page, Limit: limit,
+		Status: collections.Status(r.URL.Query().Get("status")), Networks: h.networks(c), Page: page, Limit: limit,
 	})
 	if err != nil {
 		return err
@@ -146,6 +148,9 @@ func (h *handler) getPayout(w http.ResponseWriter, r *http.Request, c caller) er
 	if err != nil {
 		return err
 	}
+	if err := ownMode(c, p.Network, payouts.ErrNotFound, p.ID); err != nil {
+		return err
+	}
 	writeOK(w, http.StatusOK, "Payout retrieved", p, nil)
 	return nil
 }
@@ -156,7 +161,7 @@ func (h *handler) listPayouts(w http.ResponseWriter, r *http.Request, c caller) 
 		return err
 	}
 	ps, total, err := h.cfg.Payouts.List(r.Context(), c.Merchant.ID, payouts.ListFilter{
-		Status: payouts.Status(r.URL.Query().Get("status")), Page: page, Limit: limit,
+		Status: payouts.Status(r.URL.Query().Get("status")), Networks: h.networks(c), Page: page, Limit: limit,
 	})
 	if err != nil {
 		return err
@@ -188,7 +193,7 @@ func (h *handler) balances(w http.ResponseWriter, r *http.Request, c caller) err
 	sort.Strings(tokens)
 	// A key sees its own mode's accounts: a test key the test networks' balances, a live key the
 	// mainnets'.
-	test := c.Key.Mode == merchants.Test
+	test := c.test()
 	business := ledger.MerchantBusiness
 	if test {
 		business = ledger.MerchantTestBusiness
@@ -239,7 +244,7 @@ func (h *handler) transactions(w http.ResponseWriter, r *http.Request, c caller)
 		}
 	}
 	ps, next, err := h.cfg.Ledger.History(r.Context(), ledger.PostingFilter{
-		AccountPrefix: ledger.MerchantPrefix(c.Merchant.ID, c.Key.Mode == merchants.Test),
+		AccountPrefix: ledger.MerchantPrefix(c.Merchant.ID, c.test()),
 		Asset:         q.Get("token"),
 		After:         after,
 		Limit:         limit,

@@ -226,5 +226,7 @@ func (s *Service) Get(ctx context.Context, merchantID, id string) (Payout, error
 
 // List returns merchantID's payouts, newest first, and the total matching f.
 func (s *Service) List(ctx context.Context, merchantID string, f ListFilter) ([]Payout, int, error) {
-	return database.ListOwned(ctx, s.db, merchantID, string(f.Status), f.Page, f.Limit, (*payoutRow).public)
+	return database.ListOwned(ctx, s.db, merchantID, database.OwnedFilter{
+		Status: string(f.Status), Networks: database.Strings(f.Networks), Page: f.Page, Limit: f.Limit,
+	}, (*payoutRow).public)
 }

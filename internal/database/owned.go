@@ -26,16 +26,30 @@ func GetOwned[R, P any](ctx context.Context, db bun.IDB, merchantID, id string, 
 	return public(&row), nil
 }
 
-// ListOwned returns one page (see Paginate) of merchantID's rows of model R, newest first, with
-// status if it is not empty, in their public form, and the number of rows matching in all.
-// Errors: a database error.
-func ListOwned[R, P any](ctx context.Context, db bun.IDB, merchantID, status string, page, limit int, public func(*R) P) ([]P, int, error) {
+// OwnedFilter narrows ListOwned.
+type OwnedFilter struct {
+	Status string // only rows with this status; empty: any
+	// Networks keeps only rows whose network column is one of these. nil: any network; an empty,
+	// non-nil slice selects nothing.
+	Networks    []string
+	Page, Limit int // see Paginate
+}
+
+// ListOwned returns one page (see Paginate) of merchantID's rows of model R that pass f, newest
+// first, in their public form, and the number of rows matching in all. Errors: a database error.
+func ListOwned[R, P any](ctx context.Context, db bun.IDB, merchantID string, f OwnedFilter, public func(*R) P) ([]P, int, error) {
+	if f.Networks != nil && len(f.Networks) == 0 {
+		return []P{}, 0, nil
+	}
 	var rows []R
 	q := db.NewSelect().Model(&rows).Where("merchant_id = ?", merchantID)
-	if status != "" {
-		q = q.Where("status = ?", status)
+	if f.Status != "" {
+		q = q.Where("status = ?", f.Status)
 	}
-	total, err := Paginate(q, page, limit).ScanAndCount(ctx)
+	if f.Networks != nil {
+		q = q.Where("network IN (?)", bun.In(f.Networks))
+	}
+	total, err := Paginate(q, f.Page, f.Limit).ScanAndCount(ctx)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -44,4 +58,17 @@ func ListOwned[R, P any](ctx context.Context, db bun.IDB, merchantID, status str
 		out[i] = public(&rows[i])
 	}
 	return out, int(total), nil
+}
+
+// Strings converts a slice of a string type (such as chains.NetworkID) for OwnedFilter.Networks,
+// keeping nil nil and empty empty.
+func Strings[S ~string](in []S) []string {
+	if in == nil {
+		return nil
+	}
+	out := make([]string, len(in))
+	for i, s := range in {
+		out[i] = string(s)
+	}
+	return out
 }

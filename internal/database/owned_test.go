@@ -18,6 +18,7 @@ type ownedRow struct {
 	ID            string    `bun:"id,pk"`
 	MerchantID    string    `bun:"merchant_id"`
 	Status        string    `bun:"status"`
+	Network       string    `bun:"network"`
 	CreatedAt     time.Time `bun:"created_at"`
 }
 
@@ -38,7 +39,11 @@ func TestOwnedRows(t *testing.T) {
 		if i%2 == 1 {
 			status = "done"
 		}
-		row := &ownedRow{ID: fmt.Sprintf("r%d", i), MerchantID: "m1", Status: status, CreatedAt: t0.Add(time.Duration(i) * time.Minute)}
+		network := "A"
+		if i >= 3 {
+			network = "B"
+		}
+		row := &ownedRow{ID: fmt.Sprintf("r%d", i), MerchantID: "m1", Status: status, Network: network, CreatedAt: t0.Add(time.Duration(i) * time.Minute)}
 		if _, err := db.NewInsert().Model(row).Exec(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -53,12 +58,20 @@ func TestOwnedRows(t *testing.T) {
 	if _, err := database.GetOwned(ctx, db, "m1", "x", errMissing, (*ownedRow).public); !errors.Is(err, errMissing) {
 		t.Fatalf("another merchant's row: %v", err)
 	}
-	got, total, err := database.ListOwned(ctx, db, "m1", "", 1, 2, (*ownedRow).public)
+	got, total, err := database.ListOwned(ctx, db, "m1", database.OwnedFilter{Page: 1, Limit: 2}, (*ownedRow).public)
 	if err != nil || total != 5 || fmt.Sprint(got) != "[m1/r4 m1/r3]" {
 		t.Fatalf("page 1: %v, %d, %v", got, total, err)
 	}
-	got, total, err = database.ListOwned(ctx, db, "m1", "open", 2, 2, (*ownedRow).public)
+	got, total, err = database.ListOwned(ctx, db, "m1", database.OwnedFilter{Status: "open", Page: 2, Limit: 2}, (*ownedRow).public)
 	if err != nil || total != 3 || fmt.Sprint(got) != "[m1/r0]" {
 		t.Fatalf("open, page 2: %v, %d, %v", got, total, err)
+	}
+	got, total, err = database.ListOwned(ctx, db, "m1", database.OwnedFilter{Networks: []string{"B", "C"}}, (*ownedRow).public)
+	if err != nil || total != 2 || fmt.Sprint(got) != "[m1/r4 m1/r3]" {
+		t.Fatalf("networks B and C: %v, %d, %v", got, total, err)
+	}
+	got, total, err = database.ListOwned(ctx, db, "m1", database.OwnedFilter{Networks: []string{}}, (*ownedRow).public)
+	if err != nil || total != 0 || len(got) != 0 {
+		t.Fatalf("no networks: %v, %d, %v", got, total, err)
 	}
 }
