@@ -162,6 +162,7 @@ func (s *Settle) Handler() http.Handler { return s.handler }
 // that releases expired ledger holds. Several processes may run them against one PostgreSQL
 // database. It returns nil after ctx is done, or the first worker's unexpected error.
 func (s *Settle) Run(ctx context.Context) error {
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -171,7 +172,9 @@ func (s *Settle) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			// Once the caller's ctx is done (cancelled or past its deadline), what the workers
+			// return is their way of stopping, not a failure.
+			if err := run(ctx); err != nil && parent.Err() == nil && !errors.Is(err, context.Canceled) {
 				errs <- err
 				cancel()
 			}
@@ -201,10 +204,14 @@ func (s *Settle) sweepHolds(ctx context.Context) error {
 	}
 }
 
-// Close stops the ledger's group committer, if any, and closes the database if Open opened it.
+// Close stops the ledger's group committer, if any, closes the webhook client's idle connections,
+// and closes the database if Open opened it.
 func (s *Settle) Close() error {
 	if s.Ledger != nil {
 		_ = s.Ledger.Close()
+	}
+	if s.Webhooks != nil {
+		s.Webhooks.Close()
 	}
 	if s.ownDB && s.DB != nil {
 		return s.DB.Close()

@@ -19,6 +19,11 @@ func New(db *bun.DB, cfg Config) *Service {
 	return &Service{db: db, cfg: cfg.withDefaults()}
 }
 
+// Close closes the delivery client's idle keep-alive connections (and their goroutines), which
+// would otherwise stay open until the transport's idle timeout. Call it after Run has returned;
+// a delivery after Close opens a new connection. It does not close the database.
+func (s *Service) Close() { s.cfg.HTTPClient.CloseIdleConnections() }
+
 // now is the configured clock in UTC, truncated to the microsecond that both stores keep, so that
 // a value returned to the caller equals the value read back later.
 func (s *Service) now() time.Time {
