@@ -115,8 +115,10 @@ type Block struct {
 type Deposit struct {
 	Network NetworkID
 	Asset   Asset
-	// TxHash and Index identify the transfer: Index is the log index (EVM), output index (UTXO)
-	// or instruction index (Solana), so one transaction may carry several deposits.
+	// TxHash and Index identify the transfer within its transaction, whatever block holds it:
+	// Index is the log's position in the transaction's receipt (EVM tokens; a flag for the native
+	// coin), the output index (UTXO) or the instruction index (Solana), so one transaction may
+	// carry several deposits, and a reorg that mines the transaction again keeps its identity.
 	TxHash string
 	Index  uint32
 	From   string

@@ -72,6 +72,10 @@ type Config struct {
 	PollInterval time.Duration
 	// ScanWindow caps the blocks scanned in one call to a watcher. Default 2000.
 	ScanWindow uint64
+	// ReorgDepth is how many blocks below the cursor are scanned again when the block the cursor
+	// stopped at is no longer on the canonical chain: a reorg deeper than the confirmations, which
+	// would otherwise hide a deposit mined again below the usual rescan. Default 128.
+	ReorgDepth uint64
 }
 
 // Collection is a request for payment to a single-use address.

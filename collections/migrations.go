@@ -84,6 +84,19 @@ func Migrate(ctx context.Context, db *bun.DB) error {
 			)`,
 		)
 	}))
+	ms.Add(database.Step("20261121000102", "collection_cursors_block_hash", func(ctx context.Context, tx bun.IDB) error {
+		return database.Exec(ctx, tx, `ALTER TABLE collection_cursors ADD COLUMN block_hash TEXT NOT NULL DEFAULT ''`)
+	}))
+	ms.Add(database.Step("20261121000103", "collection_deposits_identity_in_tx", func(ctx context.Context, tx bun.IDB) error {
+		// A deposit's index no longer depends on its block (chains/evm.NativeIndexFlag): native
+		// deposits convert exactly (the flag alone); a token deposit's position in its
+		// transaction needs the node, so it is marked and adopted when next seen (record).
+		return database.Exec(ctx, tx,
+			`ALTER TABLE collection_deposits ADD COLUMN legacy_index BOOLEAN NOT NULL DEFAULT FALSE`,
+			`UPDATE collection_deposits SET legacy_index = TRUE WHERE tx_index < 2147483648`,
+			`UPDATE collection_deposits SET tx_index = 2147483648 WHERE tx_index > 2147483648`,
+		)
+	}))
 	return database.Migrate(ctx, db, "collections", ms)
 }
 
@@ -138,6 +151,10 @@ type depositRow struct {
 	Token         string    `bun:"token"`
 	TxHash        string    `bun:"tx_hash"`
 	TxIndex       int64     `bun:"tx_index"`
+	// LegacyIndex marks a token deposit recorded before deposit identities stopped depending on
+	// the block: its TxIndex is the log's index in its block, and record adopts it under the new
+	// index when it sees the deposit again.
+	LegacyIndex bool `bun:"legacy_index"`
 	Address       string    `bun:"address"`
 	Amount        units.Int `bun:"amount"`
 	Precision     int32     `bun:"precision"`

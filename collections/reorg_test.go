@@ -1,13 +1,19 @@
 package collections_test
 
 import (
+	"bytes"
 	"context"
+	"math/big"
 	"testing"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/stretchr/testify/require"
 
 	"github.com/settle-go/settle/chains"
+	"github.com/settle-go/settle/chains/evm"
+	"github.com/settle-go/settle/chains/evm/evmtest"
 	"github.com/settle-go/settle/collections"
 	"github.com/settle-go/settle/internal/testenv"
 )
@@ -92,4 +98,169 @@ func TestReorgThatFlipsBack(t *testing.T) {
 	require.Equal(t, collections.DepositCredited, deps[0].Status)
 	require.Equal(t, a1.Hex(), deps[0].BlockHash)
 	require.True(t, apiBalance(t, env).Equal(usdt("10")))
+}
+
+// TestReorgDeeperThanConfirmationsIsRescanned: a reorg replaces more blocks than the usual rescan
+// of the last `need` blocks covers, and pays the collection in the first replacement block. The
+// cursor remembers its block's hash, sees it replaced, and rescans Config.ReorgDepth blocks, so
+// the final payment is credited. Before, the cursor kept only a height and the deposit was never
+// seen (found by review).
+func TestReorgDeeperThanConfirmationsIsRescanned(t *testing.T) {
+	env := testenv.New(t)
+	ctx := context.Background()
+	col, err := env.Collections.Create(ctx, collections.CreateInput{MerchantID: env.Merchant.ID, Network: chains.EVMLocal, Token: "USDT", Amount: usdt("10")})
+	require.NoError(t, err)
+	base, err := env.Network.Head(ctx)
+	require.NoError(t, err)
+
+	// The watcher follows the chain to base+4 (empty blocks).
+	env.Chain.Mine(testenv.Confirmations + 1)
+	require.NoError(t, env.Collections.Poll(ctx))
+
+	// A reorg of Confirmations+1 blocks: the new chain pays the collection in its first block
+	// and grows longer than the old one.
+	require.NoError(t, env.Chain.Fork(common.HexToHash(base.Hash)))
+	txHash, err := env.Chain.CustomerPay(ctx, "USDT", col.Address, testenv.Units(10))
+	require.NoError(t, err)
+	env.Chain.Commit()
+	env.Chain.Mine(testenv.Confirmations + 3)
+	st, err := env.Network.TxStatus(ctx, txHash)
+	require.NoError(t, err)
+	require.Equal(t, chains.TxConfirmed, st.State)
+	require.Equal(t, base.Height+1, st.Block.Height)
+	require.GreaterOrEqual(t, st.Confirmations, uint64(testenv.Confirmations))
+
+	for range 3 {
+		require.NoError(t, env.Collections.Poll(ctx))
+	}
+	deps, err := env.Collections.Deposits(ctx, env.Merchant.ID, col.ID)
+	require.NoError(t, err)
+	require.Len(t, deps, 1, "a confirmed payment in the canonical chain was never seen")
+	require.Equal(t, collections.DepositCredited, deps[0].Status)
+	require.True(t, apiBalance(t, env).Equal(usdt("10")))
+}
+
+// TestReorgReincludedPaymentIsCreditedOnce: a reorg replaces a credited deposit's block and mines
+// the same transaction again behind another one that emits a log, so its log's index in the block
+// changes. A deposit's identity (and its ledger entry's idempotency key) is its transaction and its
+// log's position within that transaction, which did not change: the payment is credited once.
+// Before, the identity used the block-wide log index, and the one payment was credited twice
+// (found by review).
+func TestReorgReincludedPaymentIsCreditedOnce(t *testing.T) {
+	env := testenv.New(t, evmtest.WithHotWalletTokens(testenv.Units(1000)))
+	ctx := context.Background()
+	col, err := env.Collections.Create(ctx, collections.CreateInput{MerchantID: env.Merchant.ID, Network: chains.EVMLocal, Token: "USDT", Amount: usdt("10")})
+	require.NoError(t, err)
+	base, err := env.Network.Head(ctx)
+	require.NoError(t, err)
+
+	txHash, err := env.Chain.CustomerPay(ctx, "USDT", col.Address, testenv.Units(10))
+	require.NoError(t, err)
+	env.Chain.Mine(testenv.Confirmations)
+	require.NoError(t, env.Collections.Poll(ctx))
+	deps, err := env.Collections.Deposits(ctx, env.Merchant.ID, col.ID)
+	require.NoError(t, err)
+	require.Len(t, deps, 1)
+	require.Equal(t, collections.DepositCredited, deps[0].Status)
+	require.True(t, apiBalance(t, env).Equal(usdt("10")))
+	oldIndex := deps[0].Index
+
+	cl := env.Chain.Client()
+	payTx, _, err := cl.TransactionByHash(ctx, common.HexToHash(txHash))
+	require.NoError(t, err)
+
+	// Reorg from the deposit's parent; drop the old transactions from the pool.
+	require.NoError(t, env.Chain.Fork(common.HexToHash(base.Hash)))
+	require.Eventually(t, func() bool {
+		st, err := env.Network.TxStatus(ctx, txHash)
+		return err == nil && st.State == chains.TxPending
+	}, 5*time.Second, 10*time.Millisecond)
+	env.Chain.Rollback()
+	require.Eventually(t, func() bool {
+		st, err := env.Network.TxStatus(ctx, txHash)
+		return err == nil && st.State == chains.TxUnknown
+	}, 5*time.Second, 10*time.Millisecond)
+
+	// The replacement block first carries a (high-tip) token transfer of the hot wallet, then the
+	// very same payment.
+	signer, err := evm.NewHDSigner(bytes.Repeat([]byte{0x42}, 32))
+	require.NoError(t, err)
+	hot, err := signer.Address(ctx, 0)
+	require.NoError(t, err)
+	token, ok := env.Chain.Token("USDT")
+	require.True(t, ok)
+	nonce, err := cl.PendingNonceAt(ctx, hot)
+	require.NoError(t, err)
+	head, err := cl.HeaderByNumber(ctx, nil)
+	require.NoError(t, err)
+	tip := big.NewInt(100_000_000_000) // 100 gwei
+	data := append(common.FromHex("0xa9059cbb"), common.LeftPadBytes(common.HexToAddress(env.Chain.CustomerAddress()).Bytes(), 32)...)
+	data = append(data, common.LeftPadBytes(big.NewInt(1).Bytes(), 32)...)
+	other, err := signer.SignTx(ctx, hot, types.NewTx(&types.DynamicFeeTx{
+		ChainID: env.Chain.ChainID(), Nonce: nonce, GasTipCap: tip,
+		GasFeeCap: new(big.Int).Add(new(big.Int).Mul(head.BaseFee, big.NewInt(4)), tip),
+		Gas:       100_000, To: &token, Data: data,
+	}), env.Chain.ChainID())
+	require.NoError(t, err)
+	require.NoError(t, cl.SendTransaction(ctx, other))
+	require.NoError(t, cl.SendTransaction(ctx, payTx))
+	env.Chain.Mine(testenv.Confirmations + 2)
+
+	st, err := env.Network.TxStatus(ctx, txHash)
+	require.NoError(t, err)
+	require.Equal(t, chains.TxConfirmed, st.State)
+	r, err := cl.TransactionReceipt(ctx, common.HexToHash(txHash))
+	require.NoError(t, err)
+	require.NotZero(t, r.Logs[0].Index, "precondition: the payment's log moved within its block")
+	now, err := env.Network.Deposits(ctx, base.Height+1, base.Height+1, []string{col.Address})
+	require.NoError(t, err)
+	require.Len(t, now, 1)
+	require.Equal(t, oldIndex, now[0].Index, "the deposit keeps its identity")
+
+	for range 3 {
+		require.NoError(t, env.Collections.Poll(ctx))
+	}
+	deps, err = env.Collections.Deposits(ctx, env.Merchant.ID, col.ID)
+	require.NoError(t, err)
+	credited := 0
+	for _, d := range deps {
+		if d.Status == collections.DepositCredited {
+			credited++
+		}
+	}
+	require.True(t, apiBalance(t, env).Equal(usdt("10")), "one 10 USDT payment, API balance %s (%d deposits credited)", apiBalance(t, env), credited)
+}
+
+// TestLegacyDepositIndexIsAdopted: a token deposit recorded before deposit identities stopped
+// depending on the block carries its block-level log index (the schema step marks it
+// legacy_index). Seen again under its new index, it is adopted, not recorded and credited a
+// second time.
+func TestLegacyDepositIndexIsAdopted(t *testing.T) {
+	env := testenv.New(t)
+	ctx := context.Background()
+	col, err := env.Collections.Create(ctx, collections.CreateInput{MerchantID: env.Merchant.ID, Network: chains.EVMLocal, Token: "USDT", Amount: usdt("10")})
+	require.NoError(t, err)
+	_, err = env.Chain.CustomerPay(ctx, "USDT", col.Address, testenv.Units(10))
+	require.NoError(t, err)
+	env.Chain.Commit()
+	require.NoError(t, env.Collections.Poll(ctx))
+	deps, err := env.Collections.Deposits(ctx, env.Merchant.ID, col.ID)
+	require.NoError(t, err)
+	require.Len(t, deps, 1)
+	require.Equal(t, collections.DepositConfirming, deps[0].Status)
+	// As the schema step leaves a deposit recorded by an earlier version.
+	_, err = env.DB.ExecContext(ctx, "UPDATE collection_deposits SET tx_index = 7, legacy_index = ? WHERE id = ?", true, deps[0].ID)
+	require.NoError(t, err)
+
+	env.Chain.Mine(testenv.Confirmations)
+	for range 2 {
+		require.NoError(t, env.Collections.Poll(ctx))
+	}
+	after, err := env.Collections.Deposits(ctx, env.Merchant.ID, col.ID)
+	require.NoError(t, err)
+	require.Len(t, after, 1, "the legacy deposit was recorded again")
+	require.Equal(t, deps[0].ID, after[0].ID)
+	require.Equal(t, deps[0].Index, after[0].Index, "adopted under its new index")
+	require.Equal(t, collections.DepositCredited, after[0].Status)
+	require.True(t, apiBalance(t, env).Equal(usdt("10")), "balance %s", apiBalance(t, env))
 }

@@ -48,6 +48,9 @@ func New(db *bun.DB, cfg Config) (*Service, error) {
 	if cfg.ScanWindow == 0 {
 		cfg.ScanWindow = 2000
 	}
+	if cfg.ReorgDepth == 0 {
+		cfg.ReorgDepth = 128
+	}
 	return &Service{db: db, cfg: cfg, log: cfg.Logger}, nil
 }
 
@@ -183,6 +186,9 @@ type cursorRow struct {
 	bun.BaseModel `bun:"table:collection_cursors"`
 	Network       string `bun:"network,pk"`
 	Height        int64  `bun:"height"`
+	// BlockHash is the hash of the block at Height when it was scanned ("" before the first scan):
+	// if the chain no longer has it there, a reorg went deeper than the usual rescan.
+	BlockHash string `bun:"block_hash"`
 }
 
 // nextIndex allocates the next derivation index. Index 0 is left to the hot wallet. There is one

@@ -73,15 +73,31 @@ func (s *Service) pollNetwork(ctx context.Context, n chains.Network, w chains.Wa
 		return err
 	}
 	need := s.confirmations(n.ID())
-	if err := s.scan(ctx, n, w, uint64(cur.Height), head.Height, need); err != nil {
+	back := need
+	if cur.BlockHash != "" {
+		// The usual rescan of the last need blocks finds what a shallow reorg moved; if the
+		// cursor's own block was replaced, the reorg may go deeper: rescan ReorgDepth blocks.
+		b, err := w.BlockAt(ctx, uint64(cur.Height))
+		if err != nil && uint64(cur.Height) <= head.Height {
+			return err
+		}
+		if err != nil || b.Hash != cur.BlockHash {
+			back = max(need, s.cfg.ReorgDepth)
+			s.log.WarnContext(ctx, "collections: the block at the scan cursor was replaced; rescanning deeper",
+				"network", n.ID(), "height", cur.Height, "was", cur.BlockHash, "now", b.Hash, "blocks", back)
+		}
+	}
+	if err := s.scan(ctx, n, w, uint64(cur.Height), head.Height, back); err != nil {
 		return err
 	}
 	return s.confirm(ctx, n, w, head.Height, need)
 }
 
-// scan looks for deposits in blocks after the cursor, re-reading the last need blocks each time so
-// that a transaction moved by a reorg into another block is found again.
-func (s *Service) scan(ctx context.Context, n chains.Network, w chains.Watcher, cursor, head, need uint64) error {
+// scan looks for deposits in blocks after the cursor, re-reading the last back blocks each time so
+// that a transaction moved by a reorg into another block is found again (recording a deposit is
+// idempotent: its identity does not depend on its block). The cursor moves to the last block
+// scanned, with that block's hash.
+func (s *Service) scan(ctx context.Context, n chains.Network, w chains.Watcher, cursor, head, back uint64) error {
 	now := s.cfg.Now().UTC()
 	var watched []collectionRow
 	if err := s.db.NewSelect().Model(&watched).
@@ -95,8 +111,8 @@ func (s *Service) scan(ctx context.Context, n chains.Network, w chains.Watcher, 
 		addrs = append(addrs, watched[i].Address)
 	}
 	from := uint64(1)
-	if cursor+1 > need {
-		from = cursor + 1 - need
+	if cursor+1 > back {
+		from = cursor + 1 - back
 	}
 	for from <= head {
 		to := min(head, from+s.cfg.ScanWindow-1)
@@ -122,8 +138,13 @@ func (s *Service) scan(ctx context.Context, n chains.Network, w chains.Watcher, 
 				}
 			}
 		}
-		if _, err := s.db.NewUpdate().Model((*cursorRow)(nil)).Set("height = ?", int64(to)).
-			Where("network = ? AND height < ?", string(n.ID()), int64(to)).Exec(ctx); err != nil {
+		b, err := w.BlockAt(ctx, to)
+		if err != nil {
+			return err
+		}
+		if _, err := s.db.NewUpdate().Model((*cursorRow)(nil)).Set("height = ?, block_hash = ?", int64(to), b.Hash).
+			Where("network = ? AND (height < ? OR (height = ? AND block_hash <> ?))", string(n.ID()), int64(to), int64(to), b.Hash).
+			Exec(ctx); err != nil {
 			return err
 		}
 		from = to + 1
@@ -167,6 +188,20 @@ func (s *Service) record(ctx context.Context, c *collectionRow, d chains.Deposit
 		Status:        string(DepositConfirming),
 		CreatedAt:     now,
 		UpdatedAt:     now,
+	}
+	// A deposit recorded under its block-level log index (LegacyIndex) is this one when its
+	// transaction, address, token and amount match: it takes the new index, so that it is not
+	// recorded, and credited, twice. Identical transfers in one transaction match in order.
+	if _, err := s.db.NewUpdate().Model((*depositRow)(nil)).
+		Set("tx_index = ?, legacy_index = ?", row.TxIndex, false).
+		Where("id = (?)", s.db.NewSelect().Model((*depositRow)(nil)).Column("id").
+			Where("network = ? AND tx_hash = ? AND legacy_index = ?", row.Network, row.TxHash, true).
+			Where("address = ? AND token = ? AND amount = ?", row.Address, row.Token, row.Amount).
+			OrderExpr("tx_index").Limit(1)).
+		Where("NOT EXISTS (?)", s.db.NewSelect().TableExpr("collection_deposits AS x").ColumnExpr("1").
+			Where("x.network = ? AND x.tx_hash = ? AND x.tx_index = ?", row.Network, row.TxHash, row.TxIndex)).
+		Exec(ctx); err != nil {
+		return err
 	}
 	// New deposits are inserted; a known one not yet credited follows its transaction into the
 	// block it is in now (after a reorg), and an orphaned one seen again in a canonical block

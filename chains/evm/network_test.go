@@ -199,7 +199,7 @@ func TestDeposits(t *testing.T) {
 		keys[d.Key()] = true
 	}
 	require.Equal(t, b1.Hex(), deps[0].Block.Hash)
-	require.EqualValues(t, 1|evm.NativeIndexFlag, deps[1].Index) // second transaction of its block
+	require.EqualValues(t, evm.NativeIndexFlag, deps[1].Index) // the second transaction of its block: the index does not depend on the position
 
 	// Sub-ranges split the result; an empty watch list and an empty range find nothing.
 	deps, err = n.Deposits(ctx, start+1, end, watchList)

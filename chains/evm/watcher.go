@@ -17,9 +17,11 @@ import (
 	"github.com/settle-go/settle/chains"
 )
 
-// NativeIndexFlag is set in the Index of native-coin deposits: their Index is NativeIndexFlag |
-// the transaction's index in its block, while a token deposit's Index is its log index. So the
-// Deposit.Key "<tx hash>:<index>" of a native and a token deposit in one transaction never collide.
+// NativeIndexFlag is the Index of a native-coin deposit (a transaction has one top-level value
+// transfer), while a token deposit's Index is its log's position among its own transaction's logs.
+// Neither depends on the block: when a reorg mines the same transaction again in another block or
+// position, its deposits keep their Deposit.Key "<tx hash>:<index>" and are recognised, not
+// credited a second time. A native and a token deposit of one transaction never collide.
 const NativeIndexFlag uint32 = 1 << 31
 
 // MaxDepositRange is the most blocks one Deposits call scans; ask for longer ranges in parts.
@@ -64,7 +66,8 @@ func blockOf(h *types.Header) chains.Block {
 // (by block, transaction index, then native before token, then log index):
 //
 //   - ERC-20 Transfer(address,address,uint256) events emitted by the configured token contracts
-//     with a watched "to" (eth_getLogs; removed logs are ignored). Index is the log index.
+//     with a watched "to" (eth_getLogs; removed logs are ignored). Index is the log's position in
+//     its transaction's receipt (see NativeIndexFlag).
 //   - Top-level native-coin transfers: transactions whose own "to" is watched, with a positive
 //     value, that succeeded (receipt status 1). Index is NativeIndexFlag | the transaction index.
 //     Native coin sent by a contract ("internal transactions") is not seen: it leaves no log, and
@@ -106,7 +109,7 @@ func (n *Network) Deposits(ctx context.Context, from, to uint64, addresses []str
 			cmp.Compare(a.Block.Height, b.Block.Height),
 			cmp.Compare(a.txIndex, b.txIndex),
 			compareKind(a, b),
-			cmp.Compare(a.Index, b.Index),
+			cmp.Compare(a.logIndex, b.logIndex),
 		)
 	})
 	out := make([]chains.Deposit, len(deposits))
@@ -130,7 +133,8 @@ func compareKind(a, b orderedDeposit) int {
 // orderedDeposit is a deposit with its transaction's index in the block, for sorting.
 type orderedDeposit struct {
 	chains.Deposit
-	txIndex uint
+	txIndex  uint
+	logIndex uint // a token deposit's log index in its block
 }
 
 // scanBlocks fetches the blocks from..to and returns them (indexed by height-from) with the
@@ -229,7 +233,7 @@ func (n *Network) scanBlock(ctx context.Context, height uint64, watched map[comm
 				Network: n.id,
 				Asset:   n.native,
 				TxHash:  tx.Hash().Hex(),
-				Index:   NativeIndexFlag | uint32(i),
+				Index:   NativeIndexFlag,
 				From:    fromAddr,
 				To:      to.Hex(),
 				Amount:  new(big.Int).Set(tx.Value()),
@@ -260,6 +264,7 @@ func (n *Network) tokenDeposits(ctx context.Context, from, to uint64, watched ma
 	slices.SortFunc(topics, func(a, b common.Hash) int { return a.Cmp(b) })
 
 	var out []orderedDeposit
+	firstLogs := map[common.Hash]uint{} // transaction → the block-level index of its first log
 	for lo := from; lo <= to; {
 		hi := to
 		if to-lo >= n.blockRange {
@@ -281,9 +286,15 @@ func (n *Network) tokenDeposits(ctx context.Context, from, to uint64, watched ma
 				if err != nil {
 					return nil, err
 				}
-				if ok {
-					out = append(out, d)
+				if !ok {
+					continue
 				}
+				first, err := n.firstLogIndex(ctx, l, firstLogs)
+				if err != nil {
+					return nil, err
+				}
+				d.logIndex, d.Index = l.Index, uint32(l.Index-first)
+				out = append(out, d)
 			}
 		}
 		if hi == to {
@@ -292,6 +303,27 @@ func (n *Network) tokenDeposits(ctx context.Context, from, to uint64, watched ma
 		lo = hi + 1
 	}
 	return out, nil
+}
+
+// firstLogIndex returns the block-level index of the first log of l's transaction, from its
+// receipt (cached in firstLogs by transaction), so that l's position in its transaction is
+// l.Index minus it. A receipt of another block is a reorg during the scan (ErrReorged).
+func (n *Network) firstLogIndex(ctx context.Context, l types.Log, firstLogs map[common.Hash]uint) (uint, error) {
+	if first, ok := firstLogs[l.TxHash]; ok {
+		return first, nil
+	}
+	r, err := n.client.TransactionReceipt(ctx, l.TxHash)
+	if err != nil {
+		return 0, fmt.Errorf("evm: %s: receipt of %s: %w", n.id, l.TxHash.Hex(), err)
+	}
+	if r.BlockHash != l.BlockHash {
+		return 0, fmt.Errorf("%w: receipt of %s is in block %s, its log in %s", ErrReorged, l.TxHash.Hex(), r.BlockHash.Hex(), l.BlockHash.Hex())
+	}
+	if len(r.Logs) == 0 || r.Logs[0].Index > l.Index {
+		return 0, fmt.Errorf("evm: %s: receipt of %s does not hold its log %d", n.id, l.TxHash.Hex(), l.Index)
+	}
+	firstLogs[l.TxHash] = r.Logs[0].Index
+	return r.Logs[0].Index, nil
 }
 
 // tokenDeposit turns one log into a deposit, or reports false for a log that is not one.
