@@ -144,17 +144,17 @@ func (r *collectionRow) public() Collection {
 type depositRow struct {
 	bun.BaseModel `bun:"table:collection_deposits,alias:d"`
 
-	ID            string    `bun:"id,pk"`
-	CollectionID  string    `bun:"collection_id"`
-	MerchantID    string    `bun:"merchant_id"`
-	Network       string    `bun:"network"`
-	Token         string    `bun:"token"`
-	TxHash        string    `bun:"tx_hash"`
-	TxIndex       int64     `bun:"tx_index"`
+	ID           string `bun:"id,pk"`
+	CollectionID string `bun:"collection_id"`
+	MerchantID   string `bun:"merchant_id"`
+	Network      string `bun:"network"`
+	Token        string `bun:"token"`
+	TxHash       string `bun:"tx_hash"`
+	TxIndex      int64  `bun:"tx_index"`
 	// LegacyIndex marks a token deposit recorded before deposit identities stopped depending on
 	// the block: its TxIndex is the log's index in its block, and record adopts it under the new
 	// index when it sees the deposit again.
-	LegacyIndex bool `bun:"legacy_index"`
+	LegacyIndex   bool      `bun:"legacy_index"`
 	Address       string    `bun:"address"`
 	Amount        units.Int `bun:"amount"`
 	Precision     int32     `bun:"precision"`
