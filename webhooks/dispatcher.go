@@ -297,16 +297,29 @@ func (s *Service) park(ctx context.Context, token string, j job) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
 	defer cancel()
 	now := s.now()
-	res, err := s.db.NewUpdate().Model((*deliveryRow)(nil)).
-		Set("next_attempt_at = ?", now.Add(noEndpointDelay)).Set("lease_token = NULL").
-		Set("last_error = ?", noEndpointError).Set("updated_at = ?", now).
-		Where("id = ?", j.ID).Where("lease_token = ?", token).
-		Where("NOT EXISTS (SELECT 1 FROM webhook_endpoints AS ep WHERE ep.merchant_id = ?)", j.MerchantID).
-		Exec(ctx)
+	parked := false
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		// After a concurrent SetEndpoint has committed, not before (lockEndpoint).
+		if err := lockEndpoint(ctx, tx, j.MerchantID); err != nil {
+			return err
+		}
+		res, err := tx.NewUpdate().Model((*deliveryRow)(nil)).
+			Set("next_attempt_at = ?", now.Add(noEndpointDelay)).Set("lease_token = NULL").
+			Set("last_error = ?", noEndpointError).Set("updated_at = ?", now).
+			Where("id = ?", j.ID).Where("lease_token = ?", token).
+			Where("NOT EXISTS (SELECT 1 FROM webhook_endpoints AS ep WHERE ep.merchant_id = ?)", j.MerchantID).
+			Exec(ctx)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		parked = err == nil && n == 1
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("park: %w", err)
 	}
-	if n, err := res.RowsAffected(); err == nil && n == 1 {
+	if parked {
 		return nil
 	}
 	return s.release(ctx, token, j)

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+
+	"github.com/settle-go/settle/internal/database"
 )
 
 // MaxURLLength is the longest endpoint URL SetEndpoint accepts, in bytes.
@@ -52,6 +54,9 @@ func (s *Service) SetEndpoint(ctx context.Context, merchantID, rawURL string) (E
 	now := s.now()
 	var ep endpointRow
 	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if err := lockEndpoint(ctx, tx, merchantID); err != nil {
+			return err
+		}
 		// Insert, or update the URL only if it differs: a row comes back exactly when the
 		// endpoint was created or moved.
 		var changed []endpointRow
@@ -140,4 +145,18 @@ func checkURL(raw string) error {
 		return fmt.Errorf("%w: no host", ErrInvalidURL)
 	}
 	return nil
+}
+
+// lockEndpoint serialises, on PostgreSQL, the transactions that decide on a merchant's endpoint:
+// SetEndpoint, and park, which parks a claimed delivery when there is none. Without it park's
+// check could miss an endpoint SetEndpoint had inserted but not committed, while SetEndpoint skips
+// the delivery park holds, and the delivery would wait out noEndpointDelay although the endpoint
+// exists. A transaction-scoped advisory lock, released at commit. SQLite's writers are serial
+// already.
+func lockEndpoint(ctx context.Context, tx bun.Tx, merchantID string) error {
+	if !database.IsPostgres(tx) {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext(?))", "settle-webhooks-endpoint:"+merchantID)
+	return err
 }
