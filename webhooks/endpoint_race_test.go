@@ -76,7 +76,7 @@ func TestSetEndpointRacingPark(t *testing.T) {
 
 	parkDone := make(chan error, 1)
 	go func() { parkDone <- s.park(ctx, token, jobs[0]) }() // the dispatcher found "no endpoint"
-	time.Sleep(100 * time.Millisecond) // let park reach its decision, or wait for SetEndpoint
+	time.Sleep(100 * time.Millisecond)                      // let park reach its decision, or wait for SetEndpoint
 	_ = blocker.Rollback()
 	if err := <-setDone; err != nil {
 		t.Fatal(err)
