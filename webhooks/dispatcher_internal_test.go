@@ -94,3 +94,28 @@ func TestPercent(t *testing.T) {
 		}
 	}
 }
+
+// TestPublicOnlyEmbeddedIPv4: an IPv6 address that carries an IPv4 one for a NAT64 or 6to4
+// gateway is judged by the IPv4 address too, so 64:ff9b::a9fe:a9fe cannot reach the cloud
+// metadata service at 169.254.169.254 (found by review); a public one passes.
+func TestPublicOnlyEmbeddedIPv4(t *testing.T) {
+	for addr, ok := range map[string]bool{
+		"[64:ff9b::a9fe:a9fe]:80":   false, // 169.254.169.254
+		"[64:ff9b::7f00:1]:443":     false, // 127.0.0.1
+		"[64:ff9b:1::a00:1]:80":     false, // 10.0.0.1, local-use prefix
+		"[2002:c0a8:101::1]:80":     false, // 6to4 of 192.168.1.1
+		"[64:ff9b::808:808]:443":    true,  // 8.8.8.8
+		"[2002:808:808::1]:443":     true,
+		"[2606:4700:4700::1111]:80": true,
+		"127.0.0.1:80":              false,
+		"[::ffff:10.0.0.1]:80":      false,
+	} {
+		err := publicOnly("tcp", addr, nil)
+		if (err == nil) != ok {
+			t.Errorf("publicOnly(%s) = %v; want allowed %v", addr, err, ok)
+		}
+		if err != nil && !errors.Is(err, ErrForbiddenAddress) {
+			t.Errorf("publicOnly(%s) = %v; want ErrForbiddenAddress", addr, err)
+		}
+	}
+}
