@@ -19,10 +19,12 @@ var ErrForbiddenAddress = errors.New("webhooks: endpoint address is not public")
 var cgnat = netip.MustParsePrefix("100.64.0.0/10")
 
 // IPv6 prefixes that carry an IPv4 address, which a gateway may forward to: NAT64's well-known
-// and local-use prefixes (RFC 6052, RFC 8215), with the IPv4 address in the last four bytes, and
-// 6to4 (RFC 3056), with it in bytes 2–5. The embedded address is checked as if dialled itself.
+// prefix (RFC 6052), with the IPv4 address in the last four bytes, and 6to4 (RFC 3056), with it in
+// bytes 2–5; the embedded address is checked as if dialled itself. NAT64's local-use prefix
+// (RFC 8215) is a local network's, never public.
 var (
-	nat64      = []netip.Prefix{netip.MustParsePrefix("64:ff9b::/96"), netip.MustParsePrefix("64:ff9b:1::/48")}
+	nat64      = netip.MustParsePrefix("64:ff9b::/96")
+	nat64Local = netip.MustParsePrefix("64:ff9b:1::/48")
 	sixToFour  = netip.MustParsePrefix("2002::/16")
 	errNoEmbed = errors.New("no embedded IPv4 address")
 )
@@ -46,16 +48,15 @@ func publicOnly(_, address string, _ syscall.RawConn) error {
 
 func public(a netip.Addr) bool {
 	return !(a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
-		a.IsInterfaceLocalMulticast() || a.IsMulticast() || a.IsUnspecified() || cgnat.Contains(a))
+		a.IsInterfaceLocalMulticast() || a.IsMulticast() || a.IsUnspecified() || cgnat.Contains(a) ||
+		nat64Local.Contains(a))
 }
 
 // embeddedIPv4 returns the IPv4 address a NAT64 or 6to4 address carries.
 func embeddedIPv4(a netip.Addr) (netip.Addr, error) {
 	b := a.As16()
-	for _, p := range nat64 {
-		if p.Contains(a) {
-			return netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]}), nil
-		}
+	if nat64.Contains(a) {
+		return netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]}), nil
 	}
 	if sixToFour.Contains(a) {
 		return netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]}), nil
