@@ -11,7 +11,8 @@ import (
 )
 
 // ErrForbiddenAddress: an endpoint resolved to an address the default client refuses to reach
-// (loopback, private, link-local, multicast, unspecified, shared CGNAT), so that a merchant's
+// (loopback, private, link-local, multicast, unspecified, shared CGNAT, NAT64 local-use, or one
+// of these carried inside a NAT64 or 6to4 address), so that a merchant's
 // webhook URL cannot probe the network settle runs in (SSRF). Set
 // Config.AllowPrivateEndpoints for development receivers on localhost.
 var ErrForbiddenAddress = errors.New("webhooks: endpoint address is not public")
