@@ -194,16 +194,12 @@ func (h *handler) balances(w http.ResponseWriter, r *http.Request, c caller) err
 	// A key sees its own mode's accounts: a test key the test networks' balances, a live key the
 	// mainnets'.
 	test := c.test()
-	business := ledger.MerchantBusiness
-	if test {
-		business = ledger.MerchantTestBusiness
-	}
 	out := []BalanceView{}
 	for _, t := range tokens {
 		for _, acct := range []struct {
 			name string
 			spec ledger.AccountSpec
-		}{{"api", ledger.MerchantAPIFor(c.Merchant.ID, t, test)}, {"business", business(c.Merchant.ID, t)}} {
+		}{{"api", ledger.MerchantAPIFor(c.Merchant.ID, t, test)}, {"business", ledger.MerchantBusinessFor(c.Merchant.ID, t, test)}} {
 			b, err := h.cfg.Ledger.Balance(r.Context(), acct.spec.Code)
 			if errors.Is(err, ledger.ErrNotFound) {
 				continue

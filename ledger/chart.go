@@ -34,10 +34,10 @@ func MerchantBusiness(merchantID, asset string) AccountSpec {
 	return merchantAccount(MerchantPrefix(merchantID, false)+"business:", asset)
 }
 
-// MerchantTestBusiness is merchant's business wallet for asset on test networks
-// ("test:merchant:<id>:business:<asset>"), credit-normal and NoOverdraft.
-func MerchantTestBusiness(merchantID, asset string) AccountSpec {
-	return merchantAccount(MerchantPrefix(merchantID, true)+"business:", asset)
+// MerchantBusinessFor is merchant's business wallet for asset on test networks
+// ("test:merchant:<id>:business:<asset>") when testnet is true, MerchantBusiness otherwise.
+func MerchantBusinessFor(merchantID, asset string, testnet bool) AccountSpec {
+	return merchantAccount(MerchantPrefix(merchantID, testnet)+"business:", asset)
 }
 
 // MerchantPrefix is the code prefix of every account of merchant in one mode: "merchant:<id>:"

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/settle-go/settle/internal/fielderr"
 )
 
 // MaxKeyBytes caps an idempotency key: 255 bytes, as Stripe's keys, and far below what a
@@ -36,36 +38,12 @@ func validateText(description string, meta map[string]any, sentinel error) error
 	if strings.IndexByte(description, 0) >= 0 {
 		return fmt.Errorf("%w: description contains a NUL character", sentinel)
 	}
-	if _, err := encodeMeta(meta); err != nil {
+	enc, err := encodeMeta(meta)
+	if err != nil {
 		return fmt.Errorf("%w: %w", sentinel, err)
 	}
-	if path, ok := metaNUL(meta, "metadata"); ok {
-		return fmt.Errorf("%w: %s contains a NUL character", sentinel, path)
+	if enc != nil && fielderr.JSONHasNUL([]byte(enc.(string))) {
+		return fmt.Errorf("%w: metadata contains a NUL character", sentinel)
 	}
 	return nil
-}
-
-// metaNUL finds a NUL in metadata's keys or string values, however deep, and returns where.
-// Invalid UTF-8 needs no check here: encoding/json replaces it.
-func metaNUL(v any, path string) (string, bool) {
-	switch v := v.(type) {
-	case string:
-		return path, strings.IndexByte(v, 0) >= 0
-	case map[string]any:
-		for k, x := range v {
-			if strings.IndexByte(k, 0) >= 0 {
-				return path + " key " + fmt.Sprintf("%q", k), true
-			}
-			if p, ok := metaNUL(x, path+"."+k); ok {
-				return p, true
-			}
-		}
-	case []any:
-		for i, x := range v {
-			if p, ok := metaNUL(x, fmt.Sprintf("%s[%d]", path, i)); ok {
-				return p, true
-			}
-		}
-	}
-	return "", false
 }

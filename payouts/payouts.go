@@ -53,8 +53,8 @@ const (
 
 // Errors returned by the service; match with errors.Is.
 var (
-	// ErrValidation: every *ValidationError this package returns unwraps to it (HTTP 400 validation_error; 422 when the cause is
-	// chains.ErrInvalidAddress).
+	// ErrValidation: every *ValidationError this package returns unwraps to it (HTTP 400
+	// validation_error; 422 when the cause is chains.ErrInvalidAddress).
 	ErrValidation = errors.New("payouts: invalid request")
 	// ErrInsufficientBalance: the API account's available balance is below the amount (HTTP 400
 	// insufficient_balance). It also matches ledger.ErrInsufficientFunds.

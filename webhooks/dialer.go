@@ -27,7 +27,6 @@ var (
 	nat64      = netip.MustParsePrefix("64:ff9b::/96")
 	nat64Local = netip.MustParsePrefix("64:ff9b:1::/48")
 	sixToFour  = netip.MustParsePrefix("2002::/16")
-	errNoEmbed = errors.New("no embedded IPv4 address")
 )
 
 // publicOnly is a net.Dialer Control function: it runs after name resolution, on the address
@@ -38,7 +37,7 @@ func publicOnly(_, address string, _ syscall.RawConn) error {
 		return fmt.Errorf("%w: %s", ErrForbiddenAddress, address)
 	}
 	a := ap.Addr().Unmap()
-	if v4, err := embeddedIPv4(a); err == nil && !public(v4) {
+	if v4, ok := embeddedIPv4(a); ok && !public(v4) {
 		return fmt.Errorf("%w: %s (carries %s)", ErrForbiddenAddress, a, v4)
 	}
 	if !public(a) {
@@ -53,16 +52,16 @@ func public(a netip.Addr) bool {
 		nat64Local.Contains(a))
 }
 
-// embeddedIPv4 returns the IPv4 address a NAT64 or 6to4 address carries.
-func embeddedIPv4(a netip.Addr) (netip.Addr, error) {
+// embeddedIPv4 returns the IPv4 address a NAT64 or 6to4 address carries, and false for any other.
+func embeddedIPv4(a netip.Addr) (netip.Addr, bool) {
 	b := a.As16()
-	if nat64.Contains(a) {
-		return netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]}), nil
+	switch {
+	case nat64.Contains(a):
+		return netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]}), true
+	case sixToFour.Contains(a):
+		return netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]}), true
 	}
-	if sixToFour.Contains(a) {
-		return netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]}), nil
-	}
-	return netip.Addr{}, errNoEmbed
+	return netip.Addr{}, false
 }
 
 // defaultClient is the delivery client when Config.HTTPClient is nil: a timeout, no redirects,

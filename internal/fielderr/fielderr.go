@@ -5,7 +5,6 @@
 package fielderr
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -85,8 +84,24 @@ func CheckMetadata(m map[string]any) string {
 	if len(b) > MaxMetadataBytes {
 		return fmt.Sprintf("is %d bytes as JSON, at most %d", len(b), MaxMetadataBytes)
 	}
-	if bytes.Contains(b, []byte(`\u0000`)) {
+	if JSONHasNUL(b) {
 		return "contains a NUL character"
 	}
 	return ""
+}
+
+// JSONHasNUL reports whether encoded JSON, as encoding/json writes it, holds a NUL character in a
+// string or a key: the escape \u0000, which PostgreSQL's JSONB refuses. The text \u0000 itself
+// (a backslash, then u0000) is written \\u0000 and is not a NUL.
+func JSONHasNUL(b []byte) bool {
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		if i+5 < len(b) && string(b[i+1:i+6]) == "u0000" {
+			return true
+		}
+		i++ // the escaped character
+	}
+	return false
 }
