@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/settle-go/settle/internal/database"
@@ -11,16 +12,25 @@ import (
 	"github.com/settle-go/settle/ledger"
 )
 
-// pgLedger returns a migrated ledger on a fresh PostgreSQL database opened with dsnSuffix added to
+// pgLedger returns a migrated ledger on a fresh PostgreSQL database opened with the DSN parameter
+// param (such as "default_query_exec_mode=cache_statement"; "" for none) added to
 // its DSN, with USDT and the accounts world (unlimited), alice and bob (NoOverdraft), alice funded
 // with 100. It skips without PostgreSQL.
-func pgLedger(t *testing.T, dsnSuffix string) *ledger.Ledger {
+func pgLedger(t *testing.T, param string) *ledger.Ledger {
 	t.Helper()
 	if os.Getenv(dbtest.EnvPostgresDSN) == "" {
 		t.Skipf("%s is not set: PostgreSQL-only test skipped (CI runs it)", dbtest.EnvPostgresDSN)
 	}
 	ctx := context.Background()
-	db, err := database.Open(ctx, dbtest.DSN(t)+dsnSuffix)
+	dsn := dbtest.DSN(t)
+	if param != "" {
+		sep := "?"
+		if strings.Contains(dsn, "?") {
+			sep = "&"
+		}
+		dsn += sep + param
+	}
+	db, err := database.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,5 +112,5 @@ func TestPipelinedTransactions(t *testing.T) {
 // TestUnpipelinedTransactions runs the same writes on a driver configured for the extended
 // protocol, which refuses multi-statement queries: the ledger falls back to ordinary transactions.
 func TestUnpipelinedTransactions(t *testing.T) {
-	exercise(t, pgLedger(t, "&default_query_exec_mode=cache_statement"))
+	exercise(t, pgLedger(t, "default_query_exec_mode=cache_statement"))
 }

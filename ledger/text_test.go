@@ -55,8 +55,13 @@ func TestUnstorableTextFailsAlone(t *testing.T) {
 	}, ledger.Independent)
 	if err != nil {
 		t.Errorf("Independent batch failed as a whole because of entry 1's description: %v", err)
-	} else if res[0].Err != nil {
-		t.Errorf("entry 0 of the Independent batch: %v", res[0].Err)
+	} else {
+		if res[0].Err != nil {
+			t.Errorf("entry 0 of the Independent batch: %v", res[0].Err)
+		}
+		if !errors.Is(res[1].Err, ledger.ErrInvalidEntry) {
+			t.Errorf("entry 1 of the Independent batch: %v; want ErrInvalidEntry", res[1].Err)
+		}
 	}
 
 	g := ledger.New(l.DB(), ledger.Config{GroupCommit: ledger.GroupCommitConfig{Enabled: true, Window: 500 * time.Millisecond}})
@@ -78,14 +83,18 @@ func TestUnstorableTextFailsAlone(t *testing.T) {
 				_, errs[i] = g.Post(ctx, ledger.Transfer("", world, bob, dec("1"), "fine"))
 			}()
 		}
+		var evil error
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			<-start
-			_, _ = g.Post(ctx, ledger.Transfer("", world, bob, dec("1"), "evil\x00"))
+			_, evil = g.Post(ctx, ledger.Transfer("", world, bob, dec("1"), "evil\x00"))
 		}()
 		close(start)
 		wg.Wait()
+		if !errors.Is(evil, ledger.ErrInvalidEntry) {
+			t.Errorf("group commit: the NUL entry: %v; want ErrInvalidEntry", evil)
+		}
 		for _, err := range errs {
 			if err != nil {
 				failed++

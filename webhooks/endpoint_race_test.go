@@ -74,15 +74,41 @@ func TestSetEndpointRacingPark(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 
+	// The dispatcher found "no endpoint" and parks the delivery now, while SetEndpoint is between
+	// its writes and its commit: park must wait for it (an advisory lock wait) rather than decide
+	// (return) at once.
 	parkDone := make(chan error, 1)
-	go func() { parkDone <- s.park(ctx, token, jobs[0]) }() // the dispatcher found "no endpoint"
-	time.Sleep(100 * time.Millisecond)                      // let park reach its decision, or wait for SetEndpoint
+	go func() { parkDone <- s.park(ctx, token, jobs[0]) }()
+	var parkErr error
+	parked := false
+	for deadline := time.Now().Add(5 * time.Second); !parked; time.Sleep(5 * time.Millisecond) {
+		select {
+		case parkErr = <-parkDone:
+			parked = true
+			continue
+		default:
+		}
+		var waiting int
+		if err := db.NewRaw(`SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database()
+			AND wait_event_type = 'Lock' AND wait_event = 'advisory'`).Scan(ctx, &waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("park neither returned nor waited")
+		}
+	}
 	_ = blocker.Rollback()
 	if err := <-setDone; err != nil {
 		t.Fatal(err)
 	}
-	if err := <-parkDone; err != nil {
-		t.Fatal(err)
+	if !parked {
+		parkErr = <-parkDone
+	}
+	if parkErr != nil {
+		t.Fatal(parkErr)
 	}
 
 	// Both of the merchant's deliveries should now go out: b (reset by SetEndpoint) and a.
