@@ -69,18 +69,14 @@ func TestTestKeysCannotTouchMainnets(t *testing.T) {
 	}
 }
 
-// recordingMainnet stands for Polygon mainnet, where USDT has value. It records the transfers the
-// payout processor asks it to sign.
+// recordingMainnet is mainnet with a hot wallet, recording the transfers the payout processor asks
+// it to sign.
 type recordingMainnet struct {
+	mainnet
 	mu     sync.Mutex
 	signed []chains.TransferRequest
 }
 
-func (*recordingMainnet) ID() chains.NetworkID   { return chains.PolygonMainnet }
-func (*recordingMainnet) Assets() []chains.Asset { return evm.PolygonAssets() }
-func (*recordingMainnet) ValidateAddress(a string) error {
-	return evm.ValidateAddress(chains.PolygonMainnet, a)
-}
 func (*recordingMainnet) HotWallet(context.Context) (string, error) {
 	return "0x1111111111111111111111111111111111111111", nil
 }
@@ -89,12 +85,6 @@ func (m *recordingMainnet) SignTransfer(_ context.Context, req chains.TransferRe
 	defer m.mu.Unlock()
 	m.signed = append(m.signed, req)
 	return nil, errors.New("test fake: not signing for real")
-}
-func (*recordingMainnet) Broadcast(context.Context, *chains.SignedTx) error {
-	return errors.New("test fake")
-}
-func (*recordingMainnet) TxStatus(context.Context, string) (chains.TxStatus, error) {
-	return chains.TxStatus{}, errors.New("test fake")
 }
 
 // TestTestnetDepositsNeverFundMainnetPayouts: testnet USDT, worthless, paid into a collection on a
